@@ -1,0 +1,91 @@
+# churnwatch — one Makefile for the daemon, the CLI, the test tools and the tests.
+#
+#   make            build build/churnwatchd and build/churnwatch (release flags)
+#   make deps       install the Debian 12 packages the build and the tests need
+#   make check      unit tests + integration tests, built with ASan and UBSan
+#   make demo       the embedded default: redis-server + development broker + CDNOW orders
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, unit, example config)
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= gcc
+PKGS     := rdkafka yaml-0.1 hiredis libsystemd libcjson
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASEFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) -MMD -MP -Idaemon \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS   ?= -O2 -g
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+
+# Every daemon/*.c is library code except the two program entry points.
+MAINS    := daemon/churnwatchd.c daemon/churnwatch.c
+LIBSRC   := $(filter-out $(MAINS),$(wildcard daemon/*.c daemon/sinks/*.c))
+UNITSRC  := $(wildcard tests/unit/*.c)
+TOOLSRC  := $(wildcard tests/tools/*.c)
+
+REL := build/obj
+SAN := build/san
+
+rel_obj = $(patsubst %.c,$(REL)/%.o,$(1))
+san_obj = $(patsubst %.c,$(SAN)/obj/%.o,$(1))
+
+.PHONY: all deps check unit integration demo install clean bench fmt
+all: build/churnwatchd build/churnwatch $(patsubst tests/tools/%.c,build/%,$(TOOLSRC))
+
+$(REL)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+$(SAN)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
+
+build/churnwatchd: $(call rel_obj,daemon/churnwatchd.c $(LIBSRC))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+build/churnwatch: $(call rel_obj,daemon/churnwatch.c $(LIBSRC))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+build/%: $(REL)/tests/tools/%.o
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(SAN)/churnwatchd: $(call san_obj,daemon/churnwatchd.c $(LIBSRC))
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+$(SAN)/churnwatch: $(call san_obj,daemon/churnwatch.c $(LIBSRC))
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+$(SAN)/unit_tests: $(call san_obj,$(UNITSRC) $(LIBSRC))
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs criterion)
+
+deps:
+	@sh tests/tools/install-deps.sh
+
+unit: $(SAN)/unit_tests
+	cd tests && ../$(SAN)/unit_tests --jobs 2
+
+SANBINS := $(SAN)/churnwatchd $(SAN)/churnwatch $(patsubst tests/tools/%.c,build/%,$(TOOLSRC))
+integration: $(SANBINS)
+	sh tests/integration/run.sh
+
+check: deps
+	$(MAKE) all $(SAN)/unit_tests $(SANBINS)
+	sh tests/run-all.sh
+
+demo: deps
+	$(MAKE) all
+	sh tests/tools/demo.sh
+
+install: build/churnwatchd build/churnwatch
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/churnwatch \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	install -m 0755 build/churnwatchd $(DESTDIR)$(PREFIX)/sbin/churnwatchd
+	install -m 0755 build/churnwatch $(DESTDIR)$(PREFIX)/bin/churnwatch
+	install -m 0644 systemd/churnwatchd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 systemd/churnwatch.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/churnwatch.conf
+	[ -e $(DESTDIR)/etc/churnwatch/churnwatch.yaml ] || \
+	  install -m 0640 config/churnwatch.yaml $(DESTDIR)/etc/churnwatch/churnwatch.yaml
+
+fmt:
+	clang-format -i daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,68 @@
+/* customer.h — the rolling state of one customer, and its compact binary encoding
+ * (the value stored in Redis under cw:{pN}:c:<customer_id>). Pure: no I/O. */
+#ifndef CW_CUSTOMER_H
+#define CW_CUSTOMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "event.h"
+
+#define CW_MAX_OPEN 8        /* open complaints / tickets tracked per customer (oldest dropped) */
+#define CW_RECENT_EVENT_IDS 8 /* event_id hashes remembered for de-duplication */
+#define CW_NO_DUE INT64_MAX   /* next_due_ms when no timer is pending */
+
+struct open_item {
+    uint64_t id_hash;  /* hash of complaint_id / ticket_id */
+    int64_t opened_ms; /* opened (or reopened) at */
+    uint8_t reopened;  /* complaint was reopened at least once */
+    uint8_t replied;   /* ticket got its first reply */
+};
+
+/* One rule's alert episode for this customer. */
+struct alert_state {
+    uint8_t active;       /* condition holds and a firing notice was sent */
+    int64_t started_ms;   /* start of the episode (part of the alert_id) */
+    int64_t last_sent_ms; /* last firing notice, for repeat_interval */
+    uint32_t repeats;     /* firing notices re-sent in this episode */
+};
+
+struct customer {
+    char id[CW_ID_MAX + 1];
+    uint8_t tier;          /* enum tier */
+    uint8_t unsubscribed;
+    uint32_t order_count;
+    int64_t first_order_ms; /* 0 when no order yet */
+    int64_t last_order_ms;
+    int64_t last_event_ms;
+    double total_spend;
+    uint64_t manager_hash; /* 0 = none known */
+    uint8_t n_complaints;
+    uint8_t n_tickets;
+    struct open_item complaints[CW_MAX_OPEN];
+    struct open_item tickets[CW_MAX_OPEN];
+    uint64_t recent_ids[CW_RECENT_EVENT_IDS]; /* ring of event_id hashes, 0 = empty */
+    uint8_t recent_pos;
+    struct alert_state alerts[RULE__COUNT];
+    double score;     /* risk score of the active signals */
+    uint8_t level;    /* enum risk_level (rules.h) */
+    int64_t next_due_ms; /* earliest time a timer rule or repeat needs evaluating */
+};
+
+/* Sets `c` to the state of a customer never seen before. `id` is copied (1..128 bytes). */
+void customer_init(struct customer *c, const char *id);
+
+#define CW_CUSTOMER_ENCODED_MAX 1024
+/* Encodes `c` (without its id, which is in the key) into `buf`. Returns the number of
+ * bytes written, or 0 if `cap` is too small (CW_CUSTOMER_ENCODED_MAX always suffices). */
+size_t customer_encode(const struct customer *c, uint8_t *buf, size_t cap);
+/* Decodes what customer_encode wrote into `c` and sets its id to `id`.
+ * Returns 0, or -1 if the bytes are not a valid encoding (c is then undefined). */
+int customer_decode(struct customer *c, const char *id, const uint8_t *buf, size_t len);
+
+/* 64-bit FNV-1a, used for id hashes and alert ids. Never returns 0. */
+uint64_t cw_hash64(const void *data, size_t len, uint64_t seed);
+
+#endif

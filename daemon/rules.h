@@ -1,0 +1,51 @@
+/* rules.h — the churn rules of DESIGN.md §3 as pure functions: customer state and an event
+ * (or a time) in, notices out. Shared by churnwatchd, replay and the tests. */
+#ifndef CW_RULES_H
+#define CW_RULES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "customer.h"
+#include "event.h"
+
+enum risk_level { LEVEL_OK, LEVEL_WATCH, LEVEL_ALARM };
+const char *risk_level_name(enum risk_level l);
+
+/* One alert notification decided by the rules. */
+struct notice {
+    enum rule_id rule;
+    bool firing;        /* false: resolved */
+    bool repeat;        /* a rate-limited re-send of a firing alert */
+    int64_t started_ms; /* episode start: with customer and rule, identifies the alert */
+    int64_t ts_ms;      /* when the condition was detected or cleared (event time) */
+    double value;       /* the measured value (e.g. days since last order) */
+    double threshold;   /* what it was compared with */
+    double baseline;    /* the customer's own baseline (e.g. typical gap in days), or 0 */
+    const char *unit;   /* "days", "complaints", ... (static string) */
+};
+
+#define CW_MAX_NOTICES (4 * RULE__COUNT)
+struct notice_list {
+    int count;
+    struct notice n[CW_MAX_NOTICES];
+};
+
+enum apply_result { APPLY_OK, APPLY_DUPLICATE };
+
+/* Applies `ev` to `c`: first advances `c` to ev->ts_ms (timer rules due by then fire),
+ * then updates the state and evaluates the event-driven rules. Appends notices to `out`
+ * (which the caller clears). Updates c->score, c->level and c->next_due_ms.
+ * Returns APPLY_DUPLICATE (and changes nothing) when ev->event_id was seen recently. */
+enum apply_result rules_apply_event(const struct config *cfg, struct customer *c,
+                                    const struct event *ev, struct notice_list *out);
+
+/* Advances `c` to `now_ms`: fires timer rules whose due time has passed (their notices
+ * carry the due time as ts_ms, so the result does not depend on when the sweep ran) and
+ * re-sends firing alerts whose repeat_interval has elapsed. Updates score, level and
+ * next_due_ms. Returns true when `c` changed. */
+bool rules_advance(const struct config *cfg, struct customer *c, int64_t now_ms,
+                   struct notice_list *out);
+
+#endif
