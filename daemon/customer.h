@@ -49,6 +49,7 @@ struct customer {
     double score;     /* risk score of the active signals */
     uint8_t level;    /* enum risk_level (rules.h) */
     int64_t next_due_ms; /* earliest time a timer rule or repeat needs evaluating */
+    uint8_t dirty; /* daemon only, not encoded: in its partition's list of customers to commit */
 };
 
 /* Sets `c` to the state of a customer never seen before. `id` is copied (1..128 bytes). */

@@ -24,9 +24,17 @@ struct notice {
     double threshold;   /* what it was compared with */
     double baseline;    /* the customer's own baseline (e.g. typical gap in days), or 0 */
     const char *unit;   /* "days", "complaints", ... (static string) */
+    /* The customer's risk at the moment of this notice (not at the end of the call that
+     * produced it): score, level and the active signals (bit r = rule r). */
+    double score;
+    uint8_t level;
+    uint32_t signals;
 };
 
-#define CW_MAX_NOTICES (4 * RULE__COUNT)
+/* A firing alert is re-sent every repeat_interval, at most this many times per episode. */
+#define CW_MAX_REPEATS 16
+/* per rule and call: a resolve or a fire, plus the re-sends */
+#define CW_MAX_NOTICES ((2 + CW_MAX_REPEATS) * RULE__COUNT)
 struct notice_list {
     int count;
     struct notice n[CW_MAX_NOTICES];

@@ -1,0 +1,350 @@
+/* alerts.c — alert ids and alert payloads (DESIGN.md §4). Pure: no I/O.
+ *
+ * Payloads are written by hand straight into the alert_list buffer: after the list has
+ * grown to the size of a batch, formatting allocates nothing. */
+#include "alerts.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+
+#define ALERT_ID_SEED 0x616c7274 /* "alrt" */
+
+void alert_id(const char *customer_id, enum rule_id rule, int64_t started_ms,
+              char out[CW_ALERT_ID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *name = rule_name(rule);
+    uint8_t ts[8];
+    for (int i = 0; i < 8; i++)
+        ts[i] = (uint8_t)((uint64_t)started_ms >> (8 * i));
+    /* the NUL terminators separate the parts: ("ab","c") and ("a","bc") differ */
+    uint64_t h = cw_hash64(customer_id, strlen(customer_id) + 1, ALERT_ID_SEED);
+    h = cw_hash64(name, strlen(name) + 1, h);
+    h = cw_hash64(ts, sizeof ts, h);
+    for (int i = 0; i < CW_ALERT_ID_LEN; i++)
+        out[i] = hex[(h >> (4 * (CW_ALERT_ID_LEN - 1 - i))) & 0xf];
+    out[CW_ALERT_ID_LEN] = '\0';
+}
+
+void alert_list_clear(struct alert_list *l)
+{
+    l->len = 0;
+    l->count = 0;
+}
+
+void alert_list_free(struct alert_list *l)
+{
+    if (l == NULL)
+        return;
+    free(l->buf);
+    free(l->offset);
+    free(l->length);
+    free(l->customer);
+    memset(l, 0, sizeof *l);
+}
+
+/* ---- an appender on the list's buffer; `err` sticks after the first ENOMEM ---- */
+
+struct out {
+    struct alert_list *l;
+    int err;
+};
+
+static int out_reserve(struct out *o, size_t n)
+{
+    struct alert_list *l = o->l;
+    if (o->err)
+        return -1;
+    if (l->cap - l->len >= n)
+        return 0;
+    size_t cap = l->cap ? l->cap : 4096;
+    while (cap - l->len < n) {
+        if (cap > SIZE_MAX / 2) {
+            o->err = 1;
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *b = realloc(l->buf, cap);
+    if (b == NULL) {
+        o->err = 1;
+        return -1;
+    }
+    l->buf = b;
+    l->cap = cap;
+    return 0;
+}
+
+static void out_mem(struct out *o, const char *s, size_t n)
+{
+    if (out_reserve(o, n) == 0) {
+        memcpy(o->l->buf + o->l->len, s, n);
+        o->l->len += n;
+    }
+}
+
+static void out_str(struct out *o, const char *s)
+{
+    out_mem(o, s, strlen(s));
+}
+
+static void out_char(struct out *o, char ch)
+{
+    out_mem(o, &ch, 1);
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not valid. */
+static int utf8_len(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    unsigned char lo = 0x80, hi = 0xbf;
+    int n;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f; /* no UTF-16 surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    /* a NUL terminator fails the range test, so this never reads past the string */
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (int i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+/* A JSON string: quotes and backslashes escaped, control characters as \u00XX, invalid
+ * UTF-8 bytes replaced by \ufffd so the payload is always valid JSON. */
+static void out_json_string(struct out *o, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    out_char(o, '"');
+    while (*p) {
+        unsigned char ch = *p;
+        if (ch == '"' || ch == '\\') {
+            char esc[2] = {'\\', (char)ch};
+            out_mem(o, esc, 2);
+            p++;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\u%04x", ch);
+            out_str(o, esc);
+            p++;
+        } else if (ch < 0x80) {
+            out_char(o, (char)ch);
+            p++;
+        } else {
+            int n = utf8_len(p);
+            if (n == 0) {
+                out_str(o, "\\ufffd");
+                p++;
+            } else {
+                out_mem(o, (const char *)p, (size_t)n);
+                p += n;
+            }
+        }
+    }
+    out_char(o, '"');
+}
+
+/* At most 2 decimals, trailing zeros removed: 30, 12.5, 0.33. Non-finite values as 0. */
+static void format_number(char *buf, size_t len, double v)
+{
+    if (!isfinite(v))
+        v = 0;
+    snprintf(buf, len, "%.2f", v);
+    char *dot = strchr(buf, '.');
+    if (dot != NULL) {
+        char *end = buf + strlen(buf);
+        while (end > dot + 1 && end[-1] == '0')
+            end--;
+        if (end == dot + 1)
+            end = dot;
+        *end = '\0';
+    }
+    if (strcmp(buf, "-0") == 0)
+        strcpy(buf, "0");
+}
+
+static void out_number(struct out *o, double v)
+{
+    char buf[400];
+    format_number(buf, sizeof buf, v);
+    out_str(o, buf);
+}
+
+static void out_key(struct out *o, const char *key)
+{
+    out_char(o, '"');
+    out_str(o, key);
+    out_str(o, "\": ");
+}
+
+/* The built-in one-line explanation of a notice. */
+static void format_summary(const struct notice *n, char *buf, size_t len)
+{
+    char limit[400];
+    double value = isfinite(n->value) ? n->value : 0;
+    double baseline = isfinite(n->baseline) ? n->baseline : 0;
+    switch (n->rule) {
+    case RULE_ORDER_GAP:
+        if (n->firing)
+            snprintf(buf, len, "no order for %.1f days; usually one every %.1f days", value,
+                     baseline);
+        else
+            snprintf(buf, len, "ordered again after %.1f days", value);
+        return;
+    case RULE_COMPLAINT_UNRESOLVED:
+        format_number(limit, sizeof limit, n->threshold);
+        if (n->firing)
+            snprintf(buf, len, "complaint open for %.1f days (limit %s)", value, limit);
+        else
+            snprintf(buf, len, "complaint resolved after %.1f days", value);
+        return;
+    default:
+        snprintf(buf, len, "%s %s", rule_name(n->rule), n->firing ? "firing" : "resolved");
+        return;
+    }
+}
+
+static int slots_reserve(struct alert_list *l)
+{
+    if (l->count < l->slots)
+        return 0;
+    size_t slots = l->slots ? l->slots * 2 : 64;
+    size_t *offset = realloc(l->offset, slots * sizeof *offset);
+    if (offset == NULL)
+        return -1;
+    l->offset = offset;
+    size_t *length = realloc(l->length, slots * sizeof *length);
+    if (length == NULL)
+        return -1;
+    l->length = length;
+    char(*customer)[CW_ID_MAX + 1] = realloc(l->customer, slots * sizeof *customer);
+    if (customer == NULL)
+        return -1;
+    l->customer = customer;
+    l->slots = slots;
+    return 0;
+}
+
+int alert_format(const struct config *cfg, const struct customer *c, const struct notice *n,
+                 struct alert_list *l)
+{
+    if (slots_reserve(l) < 0)
+        return -1;
+
+    const struct rule_config *rc = &cfg->rules[n->rule < RULE__COUNT ? n->rule : 0];
+    struct out o = {l, 0};
+    size_t start = l->len;
+    char id[CW_ALERT_ID_LEN + 1], t1[32], t2[32], builtin[1024];
+
+    alert_id(c->id, n->rule, n->started_ms, id);
+    format_rfc3339(n->started_ms, t1);
+    format_rfc3339(n->ts_ms, t2);
+    /* a configured summary replaces the built-in text of firing notices */
+    const char *summary = builtin;
+    if (n->firing && rc->summary != NULL)
+        summary = rc->summary;
+    else
+        format_summary(n, builtin, sizeof builtin);
+
+    out_str(&o, "{\"alert_id\": \"");
+    out_str(&o, id);
+    out_str(&o, "\", ");
+    out_key(&o, "customer_id");
+    out_json_string(&o, c->id);
+    out_str(&o, ", ");
+    out_key(&o, "rule");
+    out_json_string(&o, rule_name(n->rule));
+    out_str(&o, ", ");
+    out_key(&o, "status");
+    out_str(&o, n->firing ? "\"firing\", " : "\"resolved\", ");
+    out_key(&o, "level");
+    out_json_string(&o, risk_level_name((enum risk_level)n->level));
+    out_str(&o, ", ");
+    out_key(&o, "score");
+    out_number(&o, n->score);
+    out_str(&o, ", ");
+    out_key(&o, "tier");
+    out_json_string(&o, tier_name((enum tier)c->tier));
+    out_str(&o, ", ");
+    out_key(&o, "started_at");
+    out_json_string(&o, t1);
+    out_str(&o, ", ");
+    out_key(&o, "ts");
+    out_json_string(&o, t2);
+    out_str(&o, ", ");
+    out_key(&o, "summary");
+    out_json_string(&o, summary);
+    out_str(&o, ", ");
+    out_key(&o, "evidence");
+    out_str(&o, "{");
+    out_key(&o, "value");
+    out_number(&o, n->value);
+    out_str(&o, ", ");
+    out_key(&o, "threshold");
+    out_number(&o, n->threshold);
+    out_str(&o, ", ");
+    out_key(&o, "baseline");
+    out_number(&o, n->baseline);
+    out_str(&o, ", ");
+    out_key(&o, "unit");
+    out_json_string(&o, n->unit ? n->unit : "");
+    out_str(&o, "}, ");
+    out_key(&o, "signals");
+    out_char(&o, '[');
+    bool first = true;
+    for (int r = 0; r < RULE__COUNT; r++) {
+        if (!(n->signals & (1u << r)))
+            continue;
+        if (!first)
+            out_str(&o, ", ");
+        out_json_string(&o, rule_name((enum rule_id)r));
+        first = false;
+    }
+    out_char(&o, ']');
+    if (n->repeat)
+        out_str(&o, ", \"repeat\": true");
+    if (n->firing && rc->action != NULL) {
+        out_str(&o, ", ");
+        out_key(&o, "action");
+        out_json_string(&o, rc->action);
+    }
+    out_char(&o, '}');
+    out_char(&o, '\0');
+    if (o.err) {
+        l->len = start;
+        return -1;
+    }
+
+    size_t i = l->count++;
+    l->offset[i] = start;
+    l->length[i] = l->len - start - 1;
+    snprintf(l->customer[i], sizeof l->customer[i], "%s", c->id);
+    return 0;
+}
+
+int alert_format_all(const struct config *cfg, const struct customer *c,
+                     const struct notice_list *nl, struct alert_list *out)
+{
+    for (int i = 0; i < nl->count; i++)
+        if (alert_format(cfg, c, &nl->n[i], out) < 0)
+            return -1;
+    return 0;
+}

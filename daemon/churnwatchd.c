@@ -1,0 +1,188 @@
+/* churnwatchd.c — the daemon: arguments, signals, lifecycle. The work itself is in
+ * pipeline.c. Signal handlers only set flags; the main loop acts on them. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "notify.h"
+#include "pipeline.h"
+
+#ifndef CW_VERSION
+#define CW_VERSION "0.1.0"
+#endif
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
+static volatile int stop_flag; /* mirrors stop_requested for code that polls a plain int */
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+    stop_flag = 1;
+}
+
+static void on_reload(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: churnwatchd -c FILE [--check-config] [--debug]\n"
+                 "       churnwatchd --version\n"
+                 "\n"
+                 "  -c, --config FILE   configuration (YAML), e.g. /etc/churnwatch/churnwatch.yaml\n"
+                 "  -t, --check-config  validate the configuration and exit\n"
+                 "  -d, --debug         log at debug level\n"
+                 "  -V, --version       print the version and exit\n");
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_reload;
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static struct config *load(const char *path)
+{
+    static char errs[16384];
+    struct config *cfg = config_load(path, errs, sizeof errs);
+    if (cfg == NULL)
+        fputs(errs, stderr);
+    return cfg;
+}
+
+static void report(const struct pipeline *pl)
+{
+    const struct pipeline_stats *s = pipeline_stats(pl);
+    uint64_t rejected = 0;
+    for (int r = 0; r < REJ__COUNT; r++)
+        rejected += s->rejected[r];
+    log_info("partitions %d, messages %llu, applied %llu, rejected %llu, duplicates %llu, "
+             "alerts %llu, timers fired %llu, commits %llu (failed %llu, fenced %llu)",
+             pipeline_partitions(pl), (unsigned long long)s->messages,
+             (unsigned long long)s->applied, (unsigned long long)rejected,
+             (unsigned long long)s->duplicates, (unsigned long long)s->alerts,
+             (unsigned long long)s->timers_fired, (unsigned long long)s->commits,
+             (unsigned long long)s->commit_failures, (unsigned long long)s->fenced);
+    notify_status("partitions %d, messages %llu, rejected %llu, alerts %llu",
+                  pipeline_partitions(pl), (unsigned long long)s->messages,
+                  (unsigned long long)rejected, (unsigned long long)s->alerts);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check-config", no_argument, NULL, 't'},
+                                         {"debug", no_argument, NULL, 'd'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *path = NULL;
+    int check = 0, debug = 0, c;
+    while ((c = getopt_long(argc, argv, "c:tdVh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            path = optarg;
+            break;
+        case 't':
+            check = 1;
+            break;
+        case 'd':
+            debug = 1;
+            break;
+        case 'V':
+            printf("churnwatchd %s\n", CW_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (path == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    struct config *cfg = load(path);
+    if (cfg == NULL)
+        return 1;
+    if (check) {
+        printf("%s: configuration OK\n", path);
+        config_free(cfg);
+        return 0;
+    }
+    bool systemd = notify_init();
+    log_init(debug ? LOG_LVL_DEBUG : (enum log_level)cfg->log_level, systemd);
+    install_signals();
+
+    char err[512];
+    struct pipeline *pl = pipeline_new(cfg, err, sizeof err);
+    if (pl == NULL) {
+        log_error("%s", err);
+        config_free(cfg);
+        return 1;
+    }
+    log_info("churnwatchd %s starting: brokers %s, group %s, %zu topics", CW_VERSION,
+             cfg->brokers, cfg->group_id, cfg->n_topics);
+    int rc = 0;
+    if (pipeline_wait_store(pl, &stop_flag) < 0)
+        goto out;
+    if (pipeline_start(pl, err, sizeof err) < 0) {
+        log_error("%s", err);
+        rc = 1;
+        goto out;
+    }
+    notify_ready();
+    time_t last_report = time(NULL);
+    while (!stop_requested) {
+        if (reload_requested) {
+            reload_requested = 0;
+            notify_reloading();
+            struct config *next = load(path);
+            if (next == NULL)
+                log_error("reload: %s has errors, not reloading", path);
+            else
+                pipeline_reload(pl, next);
+            notify_ready();
+        }
+        if (pipeline_run_once(pl) < 0) {
+            log_error("stopping after a fatal Kafka error");
+            rc = 1;
+            break;
+        }
+        notify_watchdog();
+        if (time(NULL) - last_report >= 10) {
+            report(pl);
+            last_report = time(NULL);
+        }
+    }
+    notify_stopping();
+    log_info("stopping: finishing the batch and committing");
+    if (pipeline_stop(pl, 5000) < 0 && rc == 0)
+        log_warn("stopped with uncommitted work; it is redone at the next start");
+out:
+    report(pl);
+    pipeline_free(pl);
+    config_free(cfg);
+    log_info("stopped");
+    return rc;
+}

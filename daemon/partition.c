@@ -1,0 +1,257 @@
+/* partition.c — see partition.h. */
+#include "partition.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rules.h"
+
+struct partition *partition_new(int32_t id, const struct config *cfg,
+                                const struct partition_meta *meta)
+{
+    struct partition *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->id = id;
+    p->epoch = meta->epoch;
+    p->clock_ms = meta->clock_ms;
+    p->n_topics = cfg->n_topics;
+    p->next_offset = malloc(cfg->n_topics * sizeof *p->next_offset);
+    p->applied_offset = malloc(cfg->n_topics * sizeof *p->applied_offset);
+    p->customers = customer_table_new();
+    if (p->next_offset == NULL || p->applied_offset == NULL || p->customers == NULL) {
+        partition_free(p);
+        return NULL;
+    }
+    for (size_t t = 0; t < cfg->n_topics; t++) {
+        p->next_offset[t] = t < 64 ? meta->offset[t] : -1;
+        p->applied_offset[t] = -1;
+    }
+    return p;
+}
+
+void partition_free(struct partition *p)
+{
+    if (p == NULL)
+        return;
+    free(p->next_offset);
+    free(p->applied_offset);
+    customer_table_free(p->customers);
+    free(p->dirty);
+    alert_list_free(&p->alerts);
+    free(p->queue);
+    free(p);
+}
+
+struct queued_event *partition_enqueue(struct partition *p, int topic, int64_t offset)
+{
+    if (p->next_offset[topic] >= 0 && offset < p->next_offset[topic])
+        return NULL;
+    if (p->n_queued == p->queue_cap) {
+        size_t n = p->queue_cap ? p->queue_cap * 2 : 256;
+        struct queued_event *q = realloc(p->queue, n * sizeof *q);
+        if (q == NULL) {
+            log_error("partition %" PRId32 ": out of memory queueing an event", p->id);
+            return NULL;
+        }
+        p->queue = q;
+        p->queue_cap = n;
+    }
+    p->next_offset[topic] = offset + 1;
+    struct queued_event *q = &p->queue[p->n_queued++];
+    q->topic = topic;
+    q->offset = offset;
+    q->rejected = false;
+    return q;
+}
+
+static int mark_dirty(struct partition *p, struct customer *c)
+{
+    if (c->dirty)
+        return 0;
+    if (p->n_dirty == p->dirty_cap) {
+        size_t n = p->dirty_cap ? p->dirty_cap * 2 : 256;
+        struct customer **d = realloc(p->dirty, n * sizeof *d);
+        if (d == NULL)
+            return -1;
+        p->dirty = d;
+        p->dirty_cap = n;
+    }
+    p->dirty[p->n_dirty++] = c;
+    c->dirty = 1;
+    return 0;
+}
+
+/* Makes sure every customer in ids[0..n) is in memory: the missing ones are inserted
+ * fresh and then overwritten by what Redis holds, in one pipeline. On a Redis error the
+ * inserted ones are removed again. */
+static int load_missing(struct partition *p, struct store *store, const char *const *ids, size_t n)
+{
+    if (n == 0)
+        return 0;
+    const char **missing = malloc(n * sizeof *missing);
+    struct customer **slots = malloc(n * sizeof *slots);
+    bool *found = malloc(n);
+    size_t m = 0;
+    int rc = missing && slots && found ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        bool created;
+        struct customer *c = customer_table_upsert(p->customers, ids[i], &created);
+        if (c == NULL)
+            rc = -1;
+        else if (created) {
+            missing[m] = ids[i];
+            slots[m] = c;
+            m++;
+        }
+    }
+    if (rc == 0)
+        rc = store_load(store, p->id, m, missing, slots, found);
+    for (size_t i = 0; i < m; i++) {
+        if (rc == 0) {
+            slots[i]->dirty = 0;
+        } else {
+            char id[CW_ID_MAX + 1];
+            strcpy(id, missing[i]);
+            customer_table_remove(p->customers, id);
+        }
+    }
+    free(missing);
+    free(slots);
+    free(found);
+    return rc;
+}
+
+static int record_notices(struct partition *p, const struct config *cfg, struct customer *c,
+                          const struct notice_list *nl)
+{
+    if (nl->count == 0)
+        return 0;
+    size_t before = p->alerts.count;
+    if (alert_format_all(cfg, c, nl, &p->alerts) < 0)
+        return -1;
+    p->stats.alerts += p->alerts.count - before;
+    return 0;
+}
+
+int partition_process(struct partition *p, const struct config *cfg, struct store *store)
+{
+    if (p->n_queued == 0)
+        return 0;
+    const char **ids = malloc(p->n_queued * sizeof *ids);
+    if (ids == NULL)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_queued; i++)
+        if (!p->queue[i].rejected && customer_table_find(p->customers,
+                                                         p->queue[i].ev.customer_id) == NULL)
+            ids[n++] = p->queue[i].ev.customer_id;
+    int rc = load_missing(p, store, ids, n);
+    free(ids);
+    if (rc < 0)
+        return -1;
+
+    struct notice_list nl;
+    for (size_t i = 0; i < p->n_queued; i++) {
+        struct queued_event *q = &p->queue[i];
+        p->applied_offset[q->topic] = q->offset + 1;
+        p->uncommitted = true;
+        if (q->rejected)
+            continue;
+        struct customer *c = customer_table_find(p->customers, q->ev.customer_id);
+        nl.count = 0;
+        if (rules_apply_event(cfg, c, &q->ev, &nl) == APPLY_DUPLICATE) {
+            p->stats.duplicates++;
+            continue;
+        }
+        p->stats.applied++;
+        if (q->ev.ts_ms > p->clock_ms)
+            p->clock_ms = q->ev.ts_ms;
+        if (mark_dirty(p, c) < 0 || record_notices(p, cfg, c, &nl) < 0) {
+            /* Out of memory mid-batch: the state in memory is ahead of what can be
+             * committed. Drop the cache so the batch is redone from Redis. */
+            log_error("partition %" PRId32 ": out of memory applying events", p->id);
+            return -1;
+        }
+    }
+    p->n_queued = 0;
+    return 0;
+}
+
+int partition_sweep(struct partition *p, const struct config *cfg, struct store *store,
+                    int64_t now_ms, size_t max)
+{
+    if (p->n_queued > 0)
+        return 0; /* apply queued events first, in order */
+    char(*due)[CW_ID_MAX + 1] = malloc(max * sizeof *due);
+    const char **ids = malloc(max * sizeof *ids);
+    int rc = -1;
+    size_t n = 0;
+    if (due == NULL || ids == NULL)
+        goto out;
+    if (store_due(store, p->id, now_ms, max, due, &n) < 0)
+        goto out;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (customer_table_find(p->customers, due[i]) == NULL)
+            ids[m++] = due[i];
+    if (load_missing(p, store, ids, m) < 0)
+        goto out;
+    struct notice_list nl;
+    int advanced = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct customer *c = customer_table_find(p->customers, due[i]);
+        nl.count = 0;
+        int64_t old_due = c->next_due_ms;
+        bool changed = rules_advance(cfg, c, now_ms, &nl);
+        if (!changed && c->next_due_ms == old_due && old_due > now_ms)
+            continue; /* Redis had a stale due time; the commit below corrects it */
+        if (mark_dirty(p, c) < 0 || record_notices(p, cfg, c, &nl) < 0)
+            goto out;
+        p->uncommitted = true;
+        advanced++;
+    }
+    rc = advanced;
+out:
+    free(due);
+    free(ids);
+    return rc;
+}
+
+int partition_commit(struct partition *p, struct store *store, size_t max_customers,
+                     size_t *alerts_written)
+{
+    *alerts_written = 0;
+    if (!p->uncommitted)
+        return 0;
+    struct store_batch b = {
+        .partition = p->id,
+        .epoch = p->epoch,
+        .customers = p->dirty,
+        .n_customers = p->n_dirty,
+        .alerts = &p->alerts,
+        .offsets = p->applied_offset,
+        .clock_ms = p->clock_ms,
+    };
+    int rc = store_commit(store, &b);
+    if (rc != 0)
+        return rc;
+    *alerts_written = p->alerts.count;
+    for (size_t i = 0; i < p->n_dirty; i++)
+        p->dirty[i]->dirty = 0;
+    p->n_dirty = 0;
+    alert_list_clear(&p->alerts);
+    p->uncommitted = false;
+    p->stats.commits++;
+    /* Everything in memory is now in Redis: bound memory by dropping the cache. */
+    if (customer_table_count(p->customers) > max_customers) {
+        struct customer_table *fresh = customer_table_new();
+        if (fresh) {
+            customer_table_free(p->customers);
+            p->customers = fresh;
+        }
+    }
+    return 0;
+}

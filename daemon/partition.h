@@ -1,0 +1,79 @@
+/* partition.h — the state of one input partition this instance owns: its customers in
+ * memory, the events polled but not yet applied, and what the next commit must write.
+ *
+ * Events are queued with partition_enqueue as they are polled; partition_process loads
+ * the customers it lacks from Redis (one pipeline), applies the events in order and
+ * formats the alerts; partition_commit writes it all in one MULTI/EXEC. If Redis fails,
+ * nothing is lost: queued events stay queued and changed state stays marked for the next
+ * commit, which carries the offsets of exactly what was applied. */
+#ifndef CW_PARTITION_H
+#define CW_PARTITION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alerts.h"
+#include "config.h"
+#include "customer_table.h"
+#include "event.h"
+#include "store.h"
+
+/* A polled message waiting to be applied: an event, or a rejected message whose offset
+ * still has to be passed in order. */
+struct queued_event {
+    int topic;      /* index in cfg->topics */
+    int64_t offset; /* Kafka offset */
+    bool rejected;
+    struct event ev;
+};
+
+struct partition_stats {
+    uint64_t applied;
+    uint64_t duplicates;
+    uint64_t alerts;
+    uint64_t commits;
+};
+
+struct partition {
+    int32_t id;
+    int64_t epoch;
+    size_t n_topics;
+    int64_t *next_offset;    /* per topic: next offset to accept from Kafka, -1 = any */
+    int64_t *applied_offset; /* per topic: next offset after what is applied, -1 = none */
+    int64_t clock_ms;        /* partition clock: latest event time applied */
+    struct customer_table *customers;
+    struct customer **dirty; /* changed since the last commit */
+    size_t n_dirty, dirty_cap;
+    struct alert_list alerts; /* formatted, waiting for the commit */
+    struct queued_event *queue;
+    size_t n_queued, queue_cap;
+    bool uncommitted; /* applied changes (or offsets) not yet in Redis */
+    struct partition_stats stats;
+};
+
+/* A new partition object after a successful store_claim. Free with partition_free. */
+struct partition *partition_new(int32_t id, const struct config *cfg,
+                                const struct partition_meta *meta);
+void partition_free(struct partition *p); /* accepts NULL */
+
+/* Returns a slot for the message at (topic, offset), or NULL if that offset was already
+ * applied (a re-delivery) or on ENOMEM. The caller fills ev or sets rejected. */
+struct queued_event *partition_enqueue(struct partition *p, int topic, int64_t offset);
+
+/* Applies all queued events. Returns 0, or -1 when Redis could not load the customers
+ * (the queue is kept). */
+int partition_process(struct partition *p, const struct config *cfg, struct store *store);
+
+/* Fires timers due at now_ms for up to `max` customers of p listed due in Redis.
+ * Returns the number of customers advanced, or -1 on a Redis error. */
+int partition_sweep(struct partition *p, const struct config *cfg, struct store *store,
+                    int64_t now_ms, size_t max);
+
+/* Commits what was applied. Returns 0 (or 0 with nothing to do), -1 on a Redis error
+ * (retry later), STORE_FENCED when another instance owns the partition. *alerts_written
+ * is set to the number of outbox entries written. */
+int partition_commit(struct partition *p, struct store *store, size_t max_customers,
+                     size_t *alerts_written);
+
+#endif

@@ -1,0 +1,455 @@
+/* pipeline.c — see pipeline.h. */
+#include "pipeline.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consumer.h"
+#include "dead_letter.h"
+#include "decode.h"
+#include "log.h"
+#include "notify.h"
+#include "outbox.h"
+#include "partition.h"
+#include "sink.h"
+#include "store.h"
+
+#define SWEEP_MAX 1000                /* customers advanced per partition per sweep */
+#define CACHE_MAX_PER_PARTITION 250000 /* customers kept in memory per partition */
+
+struct pipeline {
+    struct config *cfg; /* borrowed */
+    rd_kafka_t *rk;
+    struct store *store;
+    struct outbox *outbox;
+    struct dead_letter *dlq;
+    struct partition **parts; /* indexed by partition number; NULL = not ours */
+    bool *paused;
+    int32_t n_parts;
+    int owned;
+    int64_t next_sweep_ms;
+    struct log_ratelimit reject_rl, error_rl;
+    struct pipeline_stats stats;
+    volatile const int *stop;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+struct pipeline *pipeline_new(struct config *cfg, char *err, size_t err_len)
+{
+    struct pipeline *pl = calloc(1, sizeof *pl);
+    if (pl == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    pl->cfg = cfg;
+    log_ratelimit_init(&pl->reject_rl, 5, 20);
+    log_ratelimit_init(&pl->error_rl, 1, 5);
+    pl->store = store_new(cfg);
+    struct sink *sinks[CW_MAX_SINKS];
+    size_t n = 0;
+    if (cfg->alerts_topic) {
+        sinks[n] = sink_kafka_new(cfg);
+        if (sinks[n] == NULL) {
+            snprintf(err, err_len, "cannot create the Kafka alerts producer");
+            goto fail;
+        }
+        n++;
+    }
+    if (cfg->sink_log) {
+        sinks[n] = sink_log_new();
+        if (sinks[n] == NULL)
+            goto fail;
+        n++;
+    }
+    pl->outbox = outbox_new(pl->store, sinks, n);
+    if (pl->store == NULL || pl->outbox == NULL) {
+        snprintf(err, err_len, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            sink_free(sinks[i]);
+        goto fail;
+    }
+    int failed;
+    pl->dlq = dead_letter_new(cfg, &failed);
+    if (failed) {
+        snprintf(err, err_len, "cannot create the dead-letter producer");
+        goto fail;
+    }
+    return pl;
+fail:
+    pipeline_free(pl);
+    return NULL;
+}
+
+int pipeline_wait_store(struct pipeline *pl, volatile const int *stop)
+{
+    pl->stop = stop;
+    while (!*stop) {
+        if (store_connect(pl->store) == 0)
+            return 0;
+        notify_watchdog();
+        notify_status("waiting for Redis");
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+static int topic_index(const struct config *cfg, const char *name)
+{
+    const struct topic_config *t = config_topic(cfg, name);
+    return t ? (int)(t - cfg->topics) : -1;
+}
+
+static struct partition *owned(struct pipeline *pl, int32_t p)
+{
+    return p >= 0 && p < pl->n_parts ? pl->parts[p] : NULL;
+}
+
+static int ensure_slots(struct pipeline *pl, int32_t p)
+{
+    if (p < pl->n_parts)
+        return 0;
+    int32_t n = p + 1;
+    struct partition **np = realloc(pl->parts, (size_t)n * sizeof *np);
+    if (np == NULL)
+        return -1;
+    pl->parts = np;
+    bool *paused = realloc(pl->paused, (size_t)n * sizeof *paused);
+    if (paused == NULL)
+        return -1;
+    pl->paused = paused;
+    for (int32_t i = pl->n_parts; i < n; i++) {
+        pl->parts[i] = NULL;
+        pl->paused[i] = false;
+    }
+    pl->n_parts = n;
+    return 0;
+}
+
+/* Applies queued events of p and commits. Returns 0, -1 (Redis: retry), STORE_FENCED. */
+static int flush_partition(struct pipeline *pl, struct partition *p)
+{
+    uint64_t applied = p->stats.applied, dups = p->stats.duplicates;
+    if (partition_process(p, pl->cfg, pl->store) < 0)
+        return -1;
+    pl->stats.applied += p->stats.applied - applied;
+    pl->stats.duplicates += p->stats.duplicates - dups;
+    size_t alerts;
+    int rc = partition_commit(p, pl->store, CACHE_MAX_PER_PARTITION, &alerts);
+    if (rc == 0) {
+        pl->stats.alerts += alerts;
+        if (alerts)
+            outbox_mark_pending(pl->outbox, p->id);
+        consumer_commit(pl->rk, pl->cfg, p->id, p->applied_offset);
+        pl->stats.commits++;
+    } else {
+        pl->stats.commit_failures++;
+    }
+    return rc;
+}
+
+static void drop_partition(struct pipeline *pl, int32_t p)
+{
+    if (owned(pl, p) == NULL)
+        return;
+    partition_free(pl->parts[p]);
+    pl->parts[p] = NULL;
+    pl->owned--;
+    outbox_partition_remove(pl->outbox, p);
+}
+
+static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int t = topic_index(pl->cfg, tp->topic);
+        if (t < 0 || ensure_slots(pl, tp->partition) < 0)
+            continue;
+        struct partition *p = owned(pl, tp->partition);
+        if (p == NULL) {
+            struct partition_meta meta;
+            /* Claiming needs Redis; without it we cannot know where to start. */
+            while (store_claim(pl->store, tp->partition, &meta) < 0) {
+                if (pl->stop && *pl->stop)
+                    return;
+                notify_watchdog();
+                sleep_ms(200);
+            }
+            p = partition_new(tp->partition, pl->cfg, &meta);
+            if (p == NULL) {
+                log_error("partition %" PRId32 ": out of memory", tp->partition);
+                continue;
+            }
+            pl->parts[tp->partition] = p;
+            pl->paused[tp->partition] = false;
+            pl->owned++;
+            outbox_partition_add(pl->outbox, tp->partition);
+            log_info("partition %" PRId32 ": assigned, epoch %" PRId64, tp->partition,
+                     meta.epoch);
+        }
+        tp->offset = p->next_offset[t] >= 0 ? p->next_offset[t] : RD_KAFKA_OFFSET_STORED;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_assign(pl->rk, parts);
+    if (err)
+        log_error("kafka: assign: %s", rd_kafka_err2str(err));
+}
+
+static void on_revoke(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t id = parts->elems[i].partition;
+        struct partition *p = owned(pl, id);
+        if (p == NULL)
+            continue;
+        /* Best effort: whatever is not committed now is redone by the next owner. */
+        if (flush_partition(pl, p) != 0)
+            log_warn("partition %" PRId32 ": revoked with uncommitted work; the next owner "
+                     "redoes it from the offsets in Redis",
+                     id);
+        log_info("partition %" PRId32 ": revoked", id);
+        drop_partition(pl, id);
+    }
+    rd_kafka_assign(pl->rk, NULL);
+}
+
+static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    (void)rk;
+    struct pipeline *pl = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        on_assign(pl, parts);
+    else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        on_revoke(pl, parts);
+    else {
+        log_error("kafka: rebalance: %s", rd_kafka_err2str(err));
+        on_revoke(pl, parts);
+    }
+}
+
+int pipeline_start(struct pipeline *pl, char *err, size_t err_len)
+{
+    pl->rk = consumer_new(pl->cfg, rebalance, pl, err, err_len);
+    return pl->rk ? 0 : -1;
+}
+
+static void reject(struct pipeline *pl, const rd_kafka_message_t *m, enum reject_reason why,
+                   const char *msg)
+{
+    pl->stats.rejected[why]++;
+    uint64_t suppressed;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    if (log_ratelimit_allow(&pl->reject_rl, &suppressed)) {
+        if (suppressed)
+            log_warn("%" PRIu64 " rejected messages not logged (rate limit)", suppressed);
+        log_warn("%s/%" PRId32 "/%" PRId64 ": rejected (%s): %s", topic, m->partition, m->offset,
+                 reject_reason_name(why), msg);
+    }
+    dead_letter_send(pl->dlq, topic, m->partition, m->offset, why, m->key, m->key_len, m->payload,
+                     m->len);
+}
+
+/* Returns -1 on a fatal error. */
+static int handle_message(struct pipeline *pl, rd_kafka_message_t *m)
+{
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+            char why[512];
+            rd_kafka_fatal_error(pl->rk, why, sizeof why);
+            log_error("kafka: fatal error: %s", why);
+            return -1;
+        }
+        uint64_t suppressed;
+        if (log_ratelimit_allow(&pl->error_rl, &suppressed))
+            log_warn("kafka: %s", rd_kafka_message_errstr(m));
+        return 0;
+    }
+    struct partition *p = owned(pl, m->partition);
+    int t = topic_index(pl->cfg, rd_kafka_topic_name(m->rkt));
+    if (p == NULL || t < 0)
+        return 0; /* not ours (any more) */
+    struct queued_event *q = partition_enqueue(p, t, m->offset);
+    if (q == NULL)
+        return 0; /* already applied: a re-delivery */
+    pl->stats.messages++;
+    enum reject_reason why;
+    char msg[256];
+    if (decode_event(&pl->cfg->topics[t], pl->cfg->max_message_bytes, m->payload, m->len, &q->ev,
+                     &why, msg, sizeof msg) < 0) {
+        q->rejected = true;
+        reject(pl, m, why, msg);
+    }
+    return 0;
+}
+
+static void set_paused(struct pipeline *pl, int32_t p, bool pause)
+{
+    if (pl->paused[p] == pause)
+        return; /* resuming a partition that is not paused can rewind it */
+    consumer_pause(pl->rk, pl->cfg, p, pause);
+    pl->paused[p] = pause;
+}
+
+static void sweep_timers(struct pipeline *pl)
+{
+    int64_t now = mono_ms();
+    if (now < pl->next_sweep_ms)
+        return;
+    pl->next_sweep_ms = now + pl->cfg->timer_interval_ms;
+    for (int32_t i = 0; i < pl->n_parts; i++) {
+        struct partition *p = pl->parts[i];
+        if (p == NULL || pl->paused[i])
+            continue;
+        int64_t clock = p->clock_ms;
+        if (pl->cfg->clock == CLOCK_WALL && wall_ms() > clock)
+            clock = wall_ms();
+        int n = partition_sweep(p, pl->cfg, pl->store, clock, SWEEP_MAX);
+        if (n > 0)
+            pl->stats.timers_fired += (uint64_t)n;
+        if (n > 0 && flush_partition(pl, p) == STORE_FENCED) {
+            pl->stats.fenced++;
+            drop_partition(pl, i);
+        }
+    }
+}
+
+int pipeline_run_once(struct pipeline *pl)
+{
+    int64_t deadline = mono_ms() + pl->cfg->poll_batch_ms;
+    int polled = 0;
+    while (polled < pl->cfg->poll_batch_max) {
+        int64_t left = deadline - mono_ms();
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(pl->rk, left > 0 ? (int)left : 0);
+        if (m == NULL) {
+            if (left <= 0)
+                break;
+            continue;
+        }
+        int rc = handle_message(pl, m);
+        rd_kafka_message_destroy(m);
+        if (rc < 0)
+            return -1;
+        polled++;
+        if (pl->stop && *pl->stop)
+            break;
+    }
+    for (int32_t i = 0; i < pl->n_parts; i++) {
+        struct partition *p = pl->parts[i];
+        if (p == NULL || (p->n_queued == 0 && !p->uncommitted))
+            continue;
+        int rc = flush_partition(pl, p);
+        if (rc == STORE_FENCED) {
+            pl->stats.fenced++;
+            drop_partition(pl, i);
+        } else if (rc < 0) {
+            /* Redis is away: stop fetching for this partition, keep polling so the group
+             * keeps us, and retry on the next batch. Nothing is committed meanwhile. */
+            set_paused(pl, i, true);
+        } else {
+            set_paused(pl, i, false);
+        }
+    }
+    for (int32_t i = 0; i < pl->n_parts; i++)
+        if (pl->parts[i] && pl->paused[i] && pl->parts[i]->n_queued == 0 &&
+            !pl->parts[i]->uncommitted)
+            set_paused(pl, i, false);
+    sweep_timers(pl);
+    outbox_run(pl->outbox);
+    dead_letter_poll(pl->dlq);
+    return 0;
+}
+
+void pipeline_reload(struct pipeline *pl, struct config *next)
+{
+    struct config *cur = pl->cfg;
+    if (strcmp(cur->brokers, next->brokers) != 0 || strcmp(cur->group_id, next->group_id) != 0 ||
+        cur->n_topics != next->n_topics || cur->redis_port != next->redis_port ||
+        strcmp(cur->redis_host, next->redis_host) != 0)
+        log_warn("reload: Kafka or Redis settings changed; they apply after a restart");
+    /* Swap the reloadable parts in; config_free(next) then frees the old ones. */
+    for (int r = 0; r < RULE__COUNT; r++) {
+        struct rule_config tmp = cur->rules[r];
+        cur->rules[r] = next->rules[r];
+        next->rules[r] = tmp;
+    }
+    cur->watch_score = next->watch_score;
+    cur->alarm_score = next->alarm_score;
+    cur->timer_interval_ms = next->timer_interval_ms;
+    cur->log_level = next->log_level;
+    log_set_level((enum log_level)cur->log_level);
+    config_free(next);
+    pl->next_sweep_ms = 0;
+    log_info("reload: rules and thresholds reloaded");
+}
+
+int pipeline_stop(struct pipeline *pl, int drain_ms)
+{
+    int rc = 0;
+    if (pl->rk == NULL)
+        return 0;
+    for (int32_t i = 0; i < pl->n_parts; i++) {
+        struct partition *p = pl->parts[i];
+        if (p && flush_partition(pl, p) != 0) {
+            log_warn("partition %" PRId32 ": could not commit at shutdown; the work since the "
+                     "last commit is redone at the next start",
+                     i);
+            rc = -1;
+        }
+    }
+    int64_t until = mono_ms() + drain_ms;
+    while (!outbox_idle(pl->outbox) && mono_ms() < until) {
+        outbox_run(pl->outbox);
+        sleep_ms(10);
+    }
+    consumer_close(pl->rk); /* revokes: on_revoke commits nothing new and frees */
+    pl->rk = NULL;
+    return rc;
+}
+
+void pipeline_free(struct pipeline *pl)
+{
+    if (pl == NULL)
+        return;
+    if (pl->rk)
+        rd_kafka_destroy(pl->rk);
+    for (int32_t i = 0; i < pl->n_parts; i++)
+        partition_free(pl->parts[i]);
+    free(pl->parts);
+    free(pl->paused);
+    outbox_free(pl->outbox);
+    dead_letter_free(pl->dlq);
+    store_free(pl->store);
+    free(pl);
+}
+
+const struct pipeline_stats *pipeline_stats(const struct pipeline *pl)
+{
+    return &pl->stats;
+}
+
+int pipeline_partitions(const struct pipeline *pl)
+{
+    return pl->owned;
+}

@@ -1,0 +1,276 @@
+/* replay.c — the daemon's decoder, rules and alert lifecycle over a JSON-lines file, in
+ * event time, with an in-memory store (customer_table + due_queue). */
+#include "replay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerts.h"
+#include "customer_table.h"
+#include "decode.h"
+#include "due_queue.h"
+#include "rules.h"
+
+#define REPORT_MAX 10 /* rejected lines reported one by one */
+#define DEFAULT_MAX_BYTES 65536
+
+struct replay {
+    const struct config *cfg;
+    const struct topic_config *topic;
+    struct customer_table *table; /* owned */
+    struct due_queue due;         /* owned; ids borrowed from the table's customers */
+    struct notice_list notices;
+    struct alert_list alerts; /* owned, reused for every call */
+    FILE *out, *err;
+    const char *name;
+    struct replay_stats *st;
+};
+
+/* Formats and prints the notices of one rules call for customer c. */
+static int emit(struct replay *r, const struct customer *c)
+{
+    if (r->notices.count == 0)
+        return 0;
+    alert_list_clear(&r->alerts);
+    if (alert_format_all(r->cfg, c, &r->notices, &r->alerts) < 0) {
+        fprintf(r->err, "replay: out of memory\n");
+        return -1;
+    }
+    for (size_t i = 0; i < r->alerts.count; i++) {
+        fwrite(alert_list_get(&r->alerts, i), 1, r->alerts.length[i], r->out);
+        fputc('\n', r->out);
+    }
+    for (int i = 0; i < r->notices.count; i++) {
+        const struct notice *n = &r->notices.n[i];
+        if (n->firing) {
+            r->st->alerts_firing++;
+            if (n->repeat)
+                r->st->alerts_repeat++;
+        } else {
+            r->st->alerts_resolved++;
+        }
+    }
+    return 0;
+}
+
+static int schedule(struct replay *r, const struct customer *c)
+{
+    if (c->next_due_ms == CW_NO_DUE)
+        return 0;
+    if (due_queue_push(&r->due, c->next_due_ms, c->id) < 0) {
+        fprintf(r->err, "replay: out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
+static bool entry_live(void *ctx, const struct due_entry *e)
+{
+    struct replay *r = ctx;
+    const struct customer *c = customer_table_find(r->table, e->id);
+    return c != NULL && c->next_due_ms == e->due_ms;
+}
+
+/* Advances every customer due at or before `clock`, earliest first, each to its due time. */
+static int fire_due(struct replay *r, int64_t clock)
+{
+    struct due_entry e;
+    while (due_queue_peek(&r->due, &e) && e.due_ms <= clock) {
+        due_queue_pop(&r->due, NULL);
+        struct customer *c = customer_table_find(r->table, e.id);
+        if (c == NULL || c->next_due_ms != e.due_ms)
+            continue; /* stale: the customer's due time moved since */
+        r->notices.count = 0;
+        rules_advance(r->cfg, c, e.due_ms, &r->notices);
+        if (emit(r, c) < 0)
+            return -1;
+        /* rules_advance leaves next_due_ms after the time it advanced to */
+        if (c->next_due_ms > e.due_ms && schedule(r, c) < 0)
+            return -1;
+    }
+    /* drop stale entries once they outnumber the live ones */
+    if (due_queue_size(&r->due) > 2 * customer_table_count(r->table) + 1024)
+        due_queue_compact(&r->due, entry_live, r);
+    return 0;
+}
+
+static int apply(struct replay *r, const struct event *ev)
+{
+    bool created;
+    struct customer *c = customer_table_upsert(r->table, ev->customer_id, &created);
+    if (c == NULL) {
+        fprintf(r->err, "replay: out of memory\n");
+        return -1;
+    }
+    int64_t before = c->next_due_ms;
+    r->notices.count = 0;
+    if (rules_apply_event(r->cfg, c, ev, &r->notices) == APPLY_DUPLICATE) {
+        r->st->duplicates++;
+        return 0;
+    }
+    r->st->accepted++;
+    if (emit(r, c) < 0)
+        return -1;
+    if (c->next_due_ms != before && schedule(r, c) < 0)
+        return -1;
+    return 0;
+}
+
+static bool blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return false;
+    return true;
+}
+
+static int64_t sub_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a < INT64_MIN + b)
+        return INT64_MIN;
+    return a - b;
+}
+
+static int run(struct replay *r, FILE *in, const struct replay_opts *opts)
+{
+    const struct config *cfg = r->cfg;
+    size_t max_bytes = cfg->max_message_bytes ? cfg->max_message_bytes : DEFAULT_MAX_BYTES;
+    int64_t lateness = cfg->lateness_ms > 0 ? cfg->lateness_ms : 0;
+    char *line = NULL;
+    size_t line_cap = 0;
+    ssize_t n;
+    uint64_t lineno = 0;
+    bool have_clock = false;
+    int64_t clock = 0;
+    int rc = 0;
+
+    errno = 0;
+    while ((n = getline(&line, &line_cap, in)) >= 0) {
+        lineno++;
+        size_t len = (size_t)n;
+        if (len > 0 && line[len - 1] == '\n')
+            len--;
+        if (blank(line, len))
+            continue;
+        r->st->events++;
+
+        struct event ev;
+        enum reject_reason why = REJ_NONE;
+        char msg[256] = "";
+        if (decode_event(r->topic, max_bytes, line, len, &ev, &why, msg, sizeof msg) < 0) {
+            if ((unsigned)why >= REJ__COUNT || why == REJ_NONE)
+                why = REJ_INVALID_JSON;
+            r->st->rejected++;
+            r->st->rejected_by[why]++;
+            if (r->st->rejected <= REPORT_MAX)
+                fprintf(r->err, "%s:%" PRIu64 ": rejected (%s): %s\n", r->name, lineno,
+                        reject_reason_name(why), msg);
+            continue;
+        }
+        int64_t t = sub_sat(ev.ts_ms, lateness);
+        if (!have_clock || t > clock) {
+            clock = t;
+            have_clock = true;
+        }
+        if (fire_due(r, clock) < 0 || apply(r, &ev) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(in)) {
+        fprintf(r->err, "%s: read error: %s\n", r->name, strerror(errno ? errno : EIO));
+        rc = -1;
+    }
+    free(line);
+    if (rc < 0)
+        return -1;
+
+    if (opts->has_until && (!have_clock || opts->until_ms > clock)) {
+        clock = opts->until_ms;
+        have_clock = true;
+    }
+    if (have_clock && fire_due(r, clock) < 0)
+        return -1;
+    if (r->st->rejected > REPORT_MAX)
+        fprintf(r->err, "%s: %" PRIu64 " more rejected lines not shown\n", r->name,
+                r->st->rejected - REPORT_MAX);
+    return 0;
+}
+
+int replay_run(const struct config *cfg, FILE *in, const char *in_name,
+               const struct replay_opts *opts, FILE *out, FILE *err, struct replay_stats *stats)
+{
+    static const struct replay_opts no_opts;
+    struct replay_stats local_stats;
+    struct topic_config default_topic;
+    bool own_topic = false;
+    struct replay r = {.cfg = cfg, .out = out, .err = err, .name = in_name ? in_name : "-"};
+    int rc = -1;
+
+    if (opts == NULL)
+        opts = &no_opts;
+    r.st = stats ? stats : &local_stats;
+    memset(r.st, 0, sizeof *r.st);
+    due_queue_init(&r.due);
+
+    if (opts->topic != NULL) {
+        r.topic = config_topic(cfg, opts->topic);
+        if (r.topic == NULL) {
+            fprintf(err, "replay: no topic \"%s\" in %s\n", opts->topic,
+                    cfg->path ? cfg->path : "the configuration");
+            return -1;
+        }
+    } else {
+        if (topic_config_init_default(&default_topic, "replay") < 0) {
+            fprintf(err, "replay: out of memory\n");
+            return -1;
+        }
+        own_topic = true;
+        r.topic = &default_topic;
+    }
+    r.table = customer_table_new();
+    if (r.table == NULL) {
+        fprintf(err, "replay: out of memory\n");
+        goto done;
+    }
+    rc = run(&r, in, opts);
+    r.st->customers = customer_table_count(r.table);
+    if (fflush(out) != 0 || ferror(out)) {
+        fprintf(err, "replay: write error: %s\n", strerror(errno ? errno : EIO));
+        rc = -1;
+    }
+done:
+    customer_table_free(r.table);
+    due_queue_free(&r.due);
+    alert_list_free(&r.alerts);
+    if (own_topic)
+        topic_config_clear(&default_topic);
+    return rc;
+}
+
+void replay_stats_format(const struct replay_stats *s, char *buf, size_t len)
+{
+    char reasons[512] = "";
+    size_t used = 0;
+    for (int i = 0; i < REJ__COUNT; i++) {
+        if (s->rejected_by[i] == 0)
+            continue;
+        int k = snprintf(reasons + used, sizeof reasons - used, "%s%s %" PRIu64,
+                         used ? ", " : " (", reject_reason_name((enum reject_reason)i),
+                         s->rejected_by[i]);
+        if (k < 0 || (size_t)k >= sizeof reasons - used)
+            break;
+        used += (size_t)k;
+    }
+    if (used > 0 && used + 1 < sizeof reasons)
+        strcat(reasons, ")");
+    snprintf(buf, len,
+             "replay: %" PRIu64 " events, %" PRIu64 " accepted, %" PRIu64 " rejected%s, %" PRIu64
+             " duplicates, %" PRIu64 " alerts (%" PRIu64 " firing, %" PRIu64
+             " resolved), %" PRIu64 " customers",
+             s->events, s->accepted, s->rejected, reasons, s->duplicates,
+             s->alerts_firing + s->alerts_resolved, s->alerts_firing, s->alerts_resolved,
+             s->customers);
+}

@@ -1,0 +1,97 @@
+/* store.h — per-partition state in Redis (DESIGN.md §5).
+ *
+ * Keys, with prefix P (default "cw") and partition N as a hash tag so that one
+ * partition's keys share a Redis Cluster slot:
+ *   P:{pN}:c:<customer_id>  string  customer state (customer_encode)
+ *   P:{pN}:due              zset    customer_id -> next due time (ms)
+ *   P:{pN}:off              hash    input topic -> next offset; "@clock" -> partition clock
+ *   P:{pN}:epoch            string  owner epoch, INCR'd by each new owner (fencing)
+ *   P:{pN}:outbox           stream  alerts not yet delivered by every sink (k=customer, a=json)
+ *   P:{pN}:sink:<name>      string  id of the last outbox entry that sink delivered
+ *
+ * A batch is committed with one MULTI/EXEC per partition, guarded by WATCH on the epoch:
+ * customers, due times, outbox entries and offsets land together or not at all.
+ * All calls return -1 when Redis is unreachable or answers an error; the store then
+ * reconnects with back-off on a later call. Errors are logged here, once. */
+#ifndef CW_STORE_H
+#define CW_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alerts.h"
+#include "config.h"
+#include "customer.h"
+
+#define STORE_FENCED 1 /* a commit refused because another instance owns the partition */
+#define CW_STREAM_ID_MAX 48
+
+struct store;
+
+/* Returns a store for cfg's Redis (not yet connected), or NULL on ENOMEM. The store keeps a
+ * pointer to nothing in cfg after this call. Free with store_free (accepts NULL). */
+struct store *store_new(const struct config *cfg);
+void store_free(struct store *s);
+/* Connects unless connected or inside the back-off window. Returns 0 when connected. */
+int store_connect(struct store *s);
+bool store_connected(const struct store *s);
+
+struct partition_meta {
+    int64_t epoch;    /* this owner's epoch */
+    int64_t clock_ms; /* stored partition clock, 0 if none */
+    /* next offsets, by index of cfg->topics; -1 when nothing is stored */
+    int64_t offset[64];
+};
+
+/* Takes ownership of partition p: INCR its epoch and read its offsets and clock. */
+int store_claim(struct store *s, int32_t p, struct partition_meta *meta);
+
+/* Loads customers ids[0..n) of partition p in one pipeline. For each i, when stored,
+ * decodes into *out[i] and sets found[i]; otherwise leaves *out[i] untouched and clears
+ * found[i]. A stored value that does not decode is logged and treated as not found. */
+int store_load(struct store *s, int32_t p, size_t n, const char *const *ids,
+               struct customer *const *out, bool *found);
+
+struct store_batch {
+    int32_t partition;
+    int64_t epoch;
+    struct customer *const *customers; /* changed customers to write */
+    size_t n_customers;
+    const struct alert_list *alerts;   /* outbox entries to append, may be empty */
+    const int64_t *offsets;            /* next offset per cfg->topics index, -1 = unchanged */
+    int64_t clock_ms;
+};
+/* Commits b atomically. Returns 0, -1 on error (nothing written), STORE_FENCED. */
+int store_commit(struct store *s, const struct store_batch *b);
+
+/* Up to `max` ids of partition p due at or before now_ms, earliest first, copied into
+ * ids[0..*n). */
+int store_due(struct store *s, int32_t p, int64_t now_ms, size_t max, char (*ids)[CW_ID_MAX + 1],
+              size_t *n);
+
+struct outbox_entry {
+    char id[CW_STREAM_ID_MAX];
+    const char *customer; /* points into the batch's reply */
+    const char *json;
+    size_t json_len;
+};
+struct outbox_batch {
+    int32_t partition;
+    size_t n;
+    struct outbox_entry *e; /* owned */
+    void *reply;            /* owned redisReply the strings point into */
+};
+/* Reads up to max entries after `after_id` ("0" for the start). The batch owns the
+ * reply; release it with outbox_batch_clear. */
+int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t max,
+                      struct outbox_batch *b);
+void outbox_batch_clear(struct outbox_batch *b);
+/* Reads a sink's cursor ("0" when none). */
+int store_sink_cursor(struct store *s, int32_t p, const char *sink, char out[CW_STREAM_ID_MAX]);
+/* Records that `sink` delivered everything up to `id`; trims entries before `trim_before`
+ * (the lowest cursor of all sinks) when it is not NULL. */
+int store_outbox_ack(struct store *s, int32_t p, const char *sink, const char *id,
+                     const char *trim_before);
+
+#endif

@@ -1,0 +1,712 @@
+/* store_redis.c — the Redis implementation of store.h, with hiredis.
+ *
+ * One blocking connection, pipelined: a batch costs two round trips per partition
+ * (WATCH+GET epoch, then MULTI..EXEC), a load one. After an I/O error the context is
+ * dead: it is freed and a later call reconnects after an exponential back-off. */
+#include "store.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+struct store {
+    redisContext *ctx;
+    char *host, *unix_path, *user, *password, *prefix;
+    int port, db, timeout_ms;
+    char **topics; /* copies of cfg topic names, for the offsets hash */
+    size_t n_topics;
+    int64_t next_try_ms;
+    int backoff_ms;
+    bool was_up;
+    /* scratch for building commands, reused */
+    const char **argv;
+    size_t *argvlen;
+    size_t argc, argv_cap, argvlen_cap;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+struct store *store_new(const struct config *cfg)
+{
+    struct store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->host = dup_or_null(cfg->redis_host);
+    s->unix_path = dup_or_null(cfg->redis_unix);
+    s->user = dup_or_null(cfg->redis_user);
+    s->password = dup_or_null(cfg->redis_password);
+    s->prefix = strdup(cfg->key_prefix ? cfg->key_prefix : "cw");
+    s->port = cfg->redis_port;
+    s->db = cfg->redis_db;
+    s->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 2000;
+    s->backoff_ms = BACKOFF_MIN_MS;
+    s->topics = calloc(cfg->n_topics ? cfg->n_topics : 1, sizeof *s->topics);
+    if (s->prefix == NULL || s->topics == NULL) {
+        store_free(s);
+        return NULL;
+    }
+    s->n_topics = cfg->n_topics;
+    for (size_t i = 0; i < cfg->n_topics; i++) {
+        s->topics[i] = strdup(cfg->topics[i].name);
+        if (s->topics[i] == NULL) {
+            store_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+void store_free(struct store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->ctx)
+        redisFree(s->ctx);
+    free(s->host);
+    free(s->unix_path);
+    free(s->user);
+    free(s->password);
+    free(s->prefix);
+    for (size_t i = 0; i < s->n_topics; i++)
+        free(s->topics[i]);
+    free(s->topics);
+    free(s->argv);
+    free(s->argvlen);
+    free(s);
+}
+
+bool store_connected(const struct store *s)
+{
+    return s->ctx != NULL;
+}
+
+static const char *store_where(const struct store *s, char *buf, size_t len)
+{
+    if (s->unix_path)
+        snprintf(buf, len, "%s", s->unix_path);
+    else
+        snprintf(buf, len, "%s:%d", s->host, s->port);
+    return buf;
+}
+
+/* Marks the connection dead after an I/O error and schedules a reconnect. */
+static void store_drop(struct store *s, const char *what)
+{
+    char where[300];
+    if (s->ctx) {
+        log_error("redis %s: %s: %s; reconnecting", store_where(s, where, sizeof where), what,
+                  s->ctx->errstr[0] ? s->ctx->errstr : "connection lost");
+        redisFree(s->ctx);
+        s->ctx = NULL;
+    }
+    s->next_try_ms = mono_ms() + s->backoff_ms;
+}
+
+/* Runs a simple command during connect; returns 0 if the reply is not an error. */
+static int store_setup_cmd(struct store *s, int argc, const char **argv)
+{
+    redisReply *r = redisCommandArgv(s->ctx, argc, argv, NULL);
+    if (r == NULL)
+        return -1;
+    int rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+    if (rc < 0) {
+        char where[300];
+        log_error("redis %s: %s: %s", store_where(s, where, sizeof where), argv[0], r->str);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_connect(struct store *s)
+{
+    if (s->ctx)
+        return 0;
+    int64_t now = mono_ms();
+    if (now < s->next_try_ms)
+        return -1;
+    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
+    char where[300];
+    store_where(s, where, sizeof where);
+    redisContext *c = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, tv)
+                                   : redisConnectWithTimeout(s->host, s->port, tv);
+    if (c == NULL || c->err) {
+        if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS || s->backoff_ms >= BACKOFF_MAX_MS)
+            log_error("redis %s: cannot connect: %s; retrying in %d ms", where,
+                      c ? c->errstr : "out of memory", s->backoff_ms);
+        s->was_up = false;
+        if (c)
+            redisFree(c);
+        s->next_try_ms = now + s->backoff_ms;
+        s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+        return -1;
+    }
+    s->ctx = c;
+    redisSetTimeout(c, tv);
+    if (!s->unix_path)
+        redisEnableKeepAlive(c);
+    int rc = 0;
+    if (s->password) {
+        const char *argv[3] = {"AUTH", s->user ? s->user : s->password, s->password};
+        rc = store_setup_cmd(s, s->user ? 3 : 2, argv);
+    }
+    if (rc == 0 && s->db != 0) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", s->db);
+        const char *argv[2] = {"SELECT", db};
+        rc = store_setup_cmd(s, 2, argv);
+    }
+    if (rc != 0) {
+        redisFree(s->ctx);
+        s->ctx = NULL;
+        s->next_try_ms = now + BACKOFF_MAX_MS;
+        return -1;
+    }
+    log_info("redis %s: connected", where);
+    s->was_up = true;
+    s->backoff_ms = BACKOFF_MIN_MS;
+    return 0;
+}
+
+/* ---- command building: argv entries point into s->keys / s->blobs or caller memory ---- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (q == NULL)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static void cmd_reset(struct store *s)
+{
+    s->argc = 0;
+}
+
+/* Adds an argument; `p` must stay valid until the command is appended (hiredis copies). */
+static int cmd_arg(struct store *s, const char *p, size_t len)
+{
+    if (grow((void **)&s->argv, &s->argv_cap, s->argc + 1, sizeof *s->argv) < 0 ||
+        grow((void **)&s->argvlen, &s->argvlen_cap, s->argc + 1, sizeof *s->argvlen) < 0)
+        return -1;
+    s->argv[s->argc] = p;
+    s->argvlen[s->argc] = len;
+    s->argc++;
+    return 0;
+}
+
+static int cmd_str(struct store *s, const char *p)
+{
+    return cmd_arg(s, p, strlen(p));
+}
+
+static int append(struct store *s)
+{
+    return redisAppendCommandArgv(s->ctx, (int)s->argc, s->argv, s->argvlen) == REDIS_OK ? 0 : -1;
+}
+
+/* Formats a key into a small malloc'd-per-call buffer owned by the caller's array. */
+static int key_fmt(char *buf, size_t len, const struct store *s, int32_t p, const char *suffix,
+                   const char *id)
+{
+    int n = snprintf(buf, len, "%s:{p%" PRId32 "}:%s%s", s->prefix, p, suffix, id ? id : "");
+    return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+#define KEY_MAX (CW_ID_MAX + 96)
+
+/* Reads `n` replies; returns them in r[] (caller frees). -1 on I/O error (context dropped). */
+static int read_replies(struct store *s, size_t n, redisReply **r)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *rep = NULL;
+        if (redisGetReply(s->ctx, &rep) != REDIS_OK || rep == NULL) {
+            for (size_t j = 0; j < i; j++)
+                freeReplyObject(r[j]);
+            store_drop(s, "read reply");
+            return -1;
+        }
+        r[i] = rep;
+    }
+    return 0;
+}
+
+static void free_replies(redisReply **r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (r[i])
+            freeReplyObject(r[i]);
+}
+
+static int reply_error(struct store *s, const redisReply *r, const char *what)
+{
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_error("redis: %s: %s", what, r->str);
+        (void)s;
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_i64(const char *str, size_t len, int64_t *out)
+{
+    char buf[32];
+    if (len == 0 || len >= sizeof buf)
+        return -1;
+    memcpy(buf, str, len);
+    buf[len] = '\0';
+    char *end;
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int store_claim(struct store *s, int32_t p, struct partition_meta *meta)
+{
+    if (store_connect(s) < 0)
+        return -1;
+    char epoch_key[KEY_MAX], off_key[KEY_MAX];
+    key_fmt(epoch_key, sizeof epoch_key, s, p, "epoch", NULL);
+    key_fmt(off_key, sizeof off_key, s, p, "off", NULL);
+    cmd_reset(s);
+    cmd_str(s, "INCR");
+    cmd_str(s, epoch_key);
+    if (append(s) < 0)
+        goto io;
+    cmd_reset(s);
+    cmd_str(s, "HGETALL");
+    cmd_str(s, off_key);
+    if (append(s) < 0)
+        goto io;
+    redisReply *r[2];
+    if (read_replies(s, 2, r) < 0)
+        return -1;
+    int rc = -1;
+    if (reply_error(s, r[0], "INCR epoch") < 0 || reply_error(s, r[1], "HGETALL offsets") < 0)
+        goto out;
+    if (r[0]->type != REDIS_REPLY_INTEGER || r[1]->type != REDIS_REPLY_ARRAY)
+        goto out;
+    meta->epoch = r[0]->integer;
+    meta->clock_ms = 0;
+    for (size_t i = 0; i < sizeof meta->offset / sizeof meta->offset[0]; i++)
+        meta->offset[i] = -1;
+    for (size_t i = 0; i + 1 < r[1]->elements; i += 2) {
+        const redisReply *f = r[1]->element[i], *v = r[1]->element[i + 1];
+        int64_t val;
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            parse_i64(v->str, v->len, &val) < 0) {
+            log_error("redis: %s: malformed entry, ignored", off_key);
+            continue;
+        }
+        if (f->len == 6 && memcmp(f->str, "@clock", 6) == 0) {
+            meta->clock_ms = val;
+            continue;
+        }
+        for (size_t t = 0; t < s->n_topics && t < 64; t++)
+            if (strlen(s->topics[t]) == f->len && memcmp(s->topics[t], f->str, f->len) == 0)
+                meta->offset[t] = val;
+    }
+    rc = 0;
+out:
+    free_replies(r, 2);
+    return rc;
+io:
+    store_drop(s, "append");
+    return -1;
+}
+
+int store_load(struct store *s, int32_t p, size_t n, const char *const *ids,
+               struct customer *const *out, bool *found)
+{
+    if (n == 0)
+        return 0;
+    if (store_connect(s) < 0)
+        return -1;
+    char key[KEY_MAX];
+    for (size_t i = 0; i < n; i++) {
+        if (key_fmt(key, sizeof key, s, p, "c:", ids[i]) < 0)
+            return -1;
+        cmd_reset(s);
+        cmd_str(s, "GET");
+        cmd_str(s, key);
+        if (append(s) < 0) {
+            store_drop(s, "append");
+            return -1;
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r;
+        if (read_replies(s, 1, &r) < 0)
+            return -1;
+        found[i] = false;
+        if (r->type == REDIS_REPLY_STRING) {
+            if (customer_decode(out[i], ids[i], (const uint8_t *)r->str, r->len) == 0)
+                found[i] = true;
+            else
+                log_error("redis: partition %" PRId32 " customer %s: stored state does not "
+                          "decode; starting it afresh",
+                          p, ids[i]);
+        } else if (r->type == REDIS_REPLY_ERROR) {
+            log_error("redis: GET customer: %s", r->str);
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+int store_commit(struct store *s, const struct store_batch *b)
+{
+    if (store_connect(s) < 0)
+        return -1;
+    char epoch_key[KEY_MAX];
+    key_fmt(epoch_key, sizeof epoch_key, s, b->partition, "epoch", NULL);
+
+    /* 1. WATCH the epoch and read it: a new owner has INCR'd it. */
+    cmd_reset(s);
+    cmd_str(s, "WATCH");
+    cmd_str(s, epoch_key);
+    if (append(s) < 0)
+        goto io;
+    cmd_reset(s);
+    cmd_str(s, "GET");
+    cmd_str(s, epoch_key);
+    if (append(s) < 0)
+        goto io;
+    redisReply *r[2];
+    if (read_replies(s, 2, r) < 0)
+        return -1;
+    int64_t epoch = -1;
+    if (r[1]->type == REDIS_REPLY_STRING)
+        parse_i64(r[1]->str, r[1]->len, &epoch);
+    int bad = reply_error(s, r[0], "WATCH") < 0 || reply_error(s, r[1], "GET epoch") < 0;
+    free_replies(r, 2);
+    if (bad || epoch != b->epoch) {
+        redisReply *u = redisCommand(s->ctx, "UNWATCH");
+        if (u == NULL) {
+            store_drop(s, "UNWATCH");
+            return -1;
+        }
+        freeReplyObject(u);
+        if (bad)
+            return -1;
+        log_warn("partition %" PRId32 ": epoch is %" PRId64 ", ours is %" PRId64
+                 ": another instance owns it; commit refused",
+                 b->partition, epoch, b->epoch);
+        return STORE_FENCED;
+    }
+
+    /* 2. MULTI, the writes, EXEC — all appended, then read back. */
+    size_t sent = 0;
+    cmd_reset(s);
+    cmd_str(s, "MULTI");
+    if (append(s) < 0)
+        goto io;
+    sent++;
+
+    char key[KEY_MAX], due_key[KEY_MAX], outbox_key[KEY_MAX], off_key[KEY_MAX];
+    key_fmt(due_key, sizeof due_key, s, b->partition, "due", NULL);
+    key_fmt(outbox_key, sizeof outbox_key, s, b->partition, "outbox", NULL);
+    key_fmt(off_key, sizeof off_key, s, b->partition, "off", NULL);
+    uint8_t blob[CW_CUSTOMER_ENCODED_MAX];
+    for (size_t i = 0; i < b->n_customers; i++) {
+        const struct customer *c = b->customers[i];
+        size_t len = customer_encode(c, blob, sizeof blob);
+        if (len == 0 || key_fmt(key, sizeof key, s, b->partition, "c:", c->id) < 0) {
+            log_error("partition %" PRId32 ": customer %s cannot be encoded", b->partition,
+                      c->id);
+            goto discard;
+        }
+        cmd_reset(s);
+        cmd_str(s, "SET");
+        cmd_str(s, key);
+        cmd_arg(s, (const char *)blob, len);
+        if (append(s) < 0)
+            goto io;
+        sent++;
+        cmd_reset(s);
+        char due[24];
+        if (c->next_due_ms == CW_NO_DUE) {
+            cmd_str(s, "ZREM");
+            cmd_str(s, due_key);
+            cmd_str(s, c->id);
+        } else {
+            snprintf(due, sizeof due, "%" PRId64, c->next_due_ms);
+            cmd_str(s, "ZADD");
+            cmd_str(s, due_key);
+            cmd_str(s, due);
+            cmd_str(s, c->id);
+        }
+        if (append(s) < 0)
+            goto io;
+        sent++;
+    }
+    for (size_t i = 0; b->alerts && i < b->alerts->count; i++) {
+        cmd_reset(s);
+        cmd_str(s, "XADD");
+        cmd_str(s, outbox_key);
+        cmd_str(s, "*");
+        cmd_str(s, "k");
+        cmd_str(s, b->alerts->customer[i]);
+        cmd_str(s, "a");
+        cmd_arg(s, alert_list_get(b->alerts, i), b->alerts->length[i]);
+        if (append(s) < 0)
+            goto io;
+        sent++;
+    }
+    char offs[64][24], clock[24];
+    cmd_reset(s);
+    cmd_str(s, "HSET");
+    cmd_str(s, off_key);
+    for (size_t t = 0; t < s->n_topics && t < 64; t++) {
+        if (b->offsets[t] < 0)
+            continue;
+        snprintf(offs[t], sizeof offs[t], "%" PRId64, b->offsets[t]);
+        cmd_str(s, s->topics[t]);
+        cmd_str(s, offs[t]);
+    }
+    snprintf(clock, sizeof clock, "%" PRId64, b->clock_ms);
+    cmd_str(s, "@clock");
+    cmd_str(s, clock);
+    if (append(s) < 0)
+        goto io;
+    sent++;
+    cmd_reset(s);
+    cmd_str(s, "EXEC");
+    if (append(s) < 0)
+        goto io;
+    sent++;
+
+    /* Replies: +OK for MULTI, +QUEUED per command (or an error), then EXEC's array. */
+    int rc = 0;
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *rep;
+        if (read_replies(s, 1, &rep) < 0)
+            return -1;
+        if (i + 1 < sent) {
+            if (rep->type == REDIS_REPLY_ERROR) {
+                log_error("redis: partition %" PRId32 " commit: %s", b->partition, rep->str);
+                rc = -1; /* EXEC will answer EXECABORT */
+            }
+        } else if (rep->type == REDIS_REPLY_NIL) {
+            log_warn("partition %" PRId32 ": epoch changed during commit: another instance "
+                     "owns it; commit refused",
+                     b->partition);
+            rc = STORE_FENCED;
+        } else if (rep->type == REDIS_REPLY_ERROR) {
+            if (rc == 0)
+                log_error("redis: partition %" PRId32 " EXEC: %s", b->partition, rep->str);
+            rc = -1;
+        } else if (rep->type == REDIS_REPLY_ARRAY) {
+            for (size_t j = 0; j < rep->elements; j++)
+                if (rep->element[j]->type == REDIS_REPLY_ERROR) {
+                    /* MULTI does not roll back: a failed command inside is a hard error */
+                    log_error("redis: partition %" PRId32 " commit command %zu: %s",
+                              b->partition, j, rep->element[j]->str);
+                    rc = -1;
+                }
+        }
+        freeReplyObject(rep);
+    }
+    return rc;
+discard: {
+    redisReply *d = redisCommand(s->ctx, sent ? "DISCARD" : "UNWATCH");
+    if (d == NULL) {
+        store_drop(s, "DISCARD");
+        return -1;
+    }
+    freeReplyObject(d);
+    return -1;
+}
+io:
+    store_drop(s, "append");
+    return -1;
+}
+
+int store_due(struct store *s, int32_t p, int64_t now_ms, size_t max, char (*ids)[CW_ID_MAX + 1],
+              size_t *n)
+{
+    *n = 0;
+    if (store_connect(s) < 0)
+        return -1;
+    char due_key[KEY_MAX], now[24], lim[24];
+    key_fmt(due_key, sizeof due_key, s, p, "due", NULL);
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(lim, sizeof lim, "%zu", max);
+    const char *argv[] = {"ZRANGEBYSCORE", due_key, "-inf", now, "LIMIT", "0", lim};
+    redisReply *r = redisCommandArgv(s->ctx, 7, argv, NULL);
+    if (r == NULL) {
+        store_drop(s, "ZRANGEBYSCORE");
+        return -1;
+    }
+    int rc = reply_error(s, r, "ZRANGEBYSCORE due");
+    if (rc == 0 && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements && *n < max; i++) {
+            const redisReply *e = r->element[i];
+            if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > CW_ID_MAX)
+                continue;
+            memcpy(ids[*n], e->str, e->len);
+            ids[*n][e->len] = '\0';
+            (*n)++;
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+void outbox_batch_clear(struct outbox_batch *b)
+{
+    if (b->reply)
+        freeReplyObject(b->reply);
+    free(b->e);
+    b->reply = NULL;
+    b->e = NULL;
+    b->n = 0;
+}
+
+int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t max,
+                      struct outbox_batch *b)
+{
+    outbox_batch_clear(b);
+    b->partition = p;
+    if (store_connect(s) < 0)
+        return -1;
+    char key[KEY_MAX], start[CW_STREAM_ID_MAX + 2], count[24];
+    key_fmt(key, sizeof key, s, p, "outbox", NULL);
+    snprintf(start, sizeof start, "(%s", after_id);
+    snprintf(count, sizeof count, "%zu", max);
+    const char *argv[] = {"XRANGE", key, strcmp(after_id, "0") == 0 ? "-" : start, "+", "COUNT",
+                          count};
+    redisReply *r = redisCommandArgv(s->ctx, 6, argv, NULL);
+    if (r == NULL) {
+        store_drop(s, "XRANGE");
+        return -1;
+    }
+    if (reply_error(s, r, "XRANGE outbox") < 0 || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
+    }
+    b->reply = r;
+    if (r->elements == 0)
+        return 0;
+    b->e = calloc(r->elements, sizeof *b->e);
+    if (b->e == NULL) {
+        outbox_batch_clear(b);
+        return -1;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *ent = r->element[i];
+        if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2 ||
+            ent->element[0]->type != REDIS_REPLY_STRING ||
+            ent->element[0]->len >= CW_STREAM_ID_MAX ||
+            ent->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        struct outbox_entry *e = &b->e[b->n];
+        memcpy(e->id, ent->element[0]->str, ent->element[0]->len);
+        e->id[ent->element[0]->len] = '\0';
+        e->customer = NULL;
+        e->json = NULL;
+        const redisReply *f = ent->element[1];
+        for (size_t j = 0; j + 1 < f->elements; j += 2) {
+            if (f->element[j]->len != 1)
+                continue;
+            if (f->element[j]->str[0] == 'k')
+                e->customer = f->element[j + 1]->str;
+            else if (f->element[j]->str[0] == 'a') {
+                e->json = f->element[j + 1]->str;
+                e->json_len = f->element[j + 1]->len;
+            }
+        }
+        if (e->customer && e->json)
+            b->n++;
+        else
+            log_error("redis: %s entry %s is malformed; skipped", key, e->id);
+    }
+    return 0;
+}
+
+int store_sink_cursor(struct store *s, int32_t p, const char *sink, char out[CW_STREAM_ID_MAX])
+{
+    if (store_connect(s) < 0)
+        return -1;
+    char key[KEY_MAX];
+    key_fmt(key, sizeof key, s, p, "sink:", sink);
+    const char *argv[] = {"GET", key};
+    redisReply *r = redisCommandArgv(s->ctx, 2, argv, NULL);
+    if (r == NULL) {
+        store_drop(s, "GET sink cursor");
+        return -1;
+    }
+    int rc = reply_error(s, r, "GET sink cursor");
+    if (rc == 0) {
+        if (r->type == REDIS_REPLY_STRING && r->len > 0 && r->len < CW_STREAM_ID_MAX) {
+            memcpy(out, r->str, r->len);
+            out[r->len] = '\0';
+        } else {
+            strcpy(out, "0");
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_outbox_ack(struct store *s, int32_t p, const char *sink, const char *id,
+                     const char *trim_before)
+{
+    if (store_connect(s) < 0)
+        return -1;
+    char key[KEY_MAX], okey[KEY_MAX];
+    key_fmt(key, sizeof key, s, p, "sink:", sink);
+    key_fmt(okey, sizeof okey, s, p, "outbox", NULL);
+    const char *set[] = {"SET", key, id};
+    size_t n = 1;
+    if (redisAppendCommandArgv(s->ctx, 3, set, NULL) != REDIS_OK)
+        goto io;
+    if (trim_before && strcmp(trim_before, "0") != 0) {
+        const char *trim[] = {"XTRIM", okey, "MINID", trim_before};
+        if (redisAppendCommandArgv(s->ctx, 4, trim, NULL) != REDIS_OK)
+            goto io;
+        n++;
+    }
+    redisReply *r[2] = {NULL, NULL};
+    if (read_replies(s, n, r) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (reply_error(s, r[i], i ? "XTRIM outbox" : "SET sink cursor") < 0)
+            rc = -1;
+    free_replies(r, n);
+    return rc;
+io:
+    store_drop(s, "append");
+    return -1;
+}

@@ -1,0 +1,43 @@
+#!/bin/sh
+# install-deps.sh — installs the Debian 12 packages that building and testing churnwatch
+# need (`make deps`). Idempotent: checks each package with dpkg and does nothing, quickly,
+# when all are present; otherwise runs `apt-get update` once and installs what is missing.
+# Uses sudo when not run as root.
+#
+# Note: on Debian, installing redis-server starts a system redis on port 6379 in some
+# environments (its postinst). The tests and the demo start their own redis-server on a free
+# port and never use 6379.
+set -eu
+
+PACKAGES="build-essential pkg-config librdkafka-dev libyaml-dev libhiredis-dev libcjson-dev
+libsystemd-dev libcriterion-dev redis-server redis-tools kcat iproute2 procps"
+
+missing=""
+for pkg in $PACKAGES; do
+    # "install ok installed" is the only state in which a package is fully usable.
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    if [ "$status" != "install ok installed" ]; then
+        missing="$missing $pkg"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "install-deps: all packages present"
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "install-deps: missing:$missing; run as root or install sudo" >&2
+    exit 1
+fi
+
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+echo "install-deps: done"

@@ -1,0 +1,373 @@
+/* test_customer.c — customer state encoding, cw_hash64, customer_table, due_queue. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "customer.h"
+#include "customer_table.h"
+#include "due_queue.h"
+#include "rules.h"
+
+static void fill_rich(struct customer *c)
+{
+    customer_init(c, "cust-\"rich\"");
+    c->tier = TIER_STRATEGIC;
+    c->unsubscribed = 1;
+    c->order_count = 123456;
+    c->first_order_ms = 852076800000LL;
+    c->last_order_ms = 1700000000123LL;
+    c->last_event_ms = 1700000999999LL;
+    c->total_spend = 98765.4321;
+    c->manager_hash = 0xfedcba9876543210ULL;
+    c->n_complaints = CW_MAX_OPEN;
+    for (int i = 0; i < CW_MAX_OPEN; i++) {
+        c->complaints[i].id_hash = 0x1000 + (uint64_t)i * 0x9e3779b97f4a7c15ULL;
+        c->complaints[i].opened_ms = -5000 + i * 86400000LL;
+        c->complaints[i].reopened = (uint8_t)(i & 1);
+    }
+    c->n_tickets = 3;
+    for (int i = 0; i < 3; i++) {
+        c->tickets[i].id_hash = UINT64_MAX - (uint64_t)i;
+        c->tickets[i].opened_ms = 1600000000000LL + i;
+        c->tickets[i].replied = (uint8_t)(i == 1);
+    }
+    c->recent_ids[0] = 11;
+    c->recent_ids[3] = UINT64_MAX;
+    c->recent_ids[7] = 1;
+    c->recent_pos = 4;
+    c->alerts[RULE_ORDER_GAP] = (struct alert_state){1, 1690000000000LL, 1695000000000LL, 7};
+    c->alerts[RULE_MANAGER_CHANGED] = (struct alert_state){1, INT64_MIN, INT64_MAX, UINT32_MAX};
+    c->score = 42.5;
+    c->level = LEVEL_WATCH;
+    c->next_due_ms = 1699999999999LL;
+}
+
+static void assert_same(const struct customer *a, const struct customer *b)
+{
+    cr_assert_str_eq(a->id, b->id);
+    cr_assert_eq(a->tier, b->tier);
+    cr_assert_eq(a->unsubscribed, b->unsubscribed);
+    cr_assert_eq(a->order_count, b->order_count);
+    cr_assert_eq(a->first_order_ms, b->first_order_ms);
+    cr_assert_eq(a->last_order_ms, b->last_order_ms);
+    cr_assert_eq(a->last_event_ms, b->last_event_ms);
+    cr_assert(memcmp(&a->total_spend, &b->total_spend, sizeof(double)) == 0);
+    cr_assert_eq(a->manager_hash, b->manager_hash);
+    cr_assert_eq(a->n_complaints, b->n_complaints);
+    cr_assert_eq(a->n_tickets, b->n_tickets);
+    for (int i = 0; i < a->n_complaints; i++) {
+        cr_assert_eq(a->complaints[i].id_hash, b->complaints[i].id_hash);
+        cr_assert_eq(a->complaints[i].opened_ms, b->complaints[i].opened_ms);
+        cr_assert_eq(a->complaints[i].reopened, b->complaints[i].reopened);
+        cr_assert_eq(a->complaints[i].replied, b->complaints[i].replied);
+    }
+    for (int i = 0; i < a->n_tickets; i++) {
+        cr_assert_eq(a->tickets[i].id_hash, b->tickets[i].id_hash);
+        cr_assert_eq(a->tickets[i].opened_ms, b->tickets[i].opened_ms);
+        cr_assert_eq(a->tickets[i].replied, b->tickets[i].replied);
+    }
+    for (int i = 0; i < CW_RECENT_EVENT_IDS; i++)
+        cr_assert_eq(a->recent_ids[i], b->recent_ids[i]);
+    cr_assert_eq(a->recent_pos, b->recent_pos);
+    for (int r = 0; r < RULE__COUNT; r++) {
+        cr_assert_eq(a->alerts[r].active, b->alerts[r].active, "rule %d", r);
+        cr_assert_eq(a->alerts[r].started_ms, b->alerts[r].started_ms, "rule %d", r);
+        cr_assert_eq(a->alerts[r].last_sent_ms, b->alerts[r].last_sent_ms, "rule %d", r);
+        cr_assert_eq(a->alerts[r].repeats, b->alerts[r].repeats, "rule %d", r);
+    }
+    cr_assert(memcmp(&a->score, &b->score, sizeof(double)) == 0);
+    cr_assert_eq(a->level, b->level);
+    cr_assert_eq(a->next_due_ms, b->next_due_ms);
+}
+
+Test(customer, init_is_empty)
+{
+    struct customer c;
+    memset(&c, 0xab, sizeof c);
+    customer_init(&c, "abc");
+    cr_assert_str_eq(c.id, "abc");
+    cr_assert_eq(c.order_count, 0);
+    cr_assert_eq(c.n_complaints, 0);
+    cr_assert_eq(c.tier, TIER_STANDARD);
+    cr_assert_eq(c.level, LEVEL_OK);
+    cr_assert_eq(c.next_due_ms, CW_NO_DUE);
+    for (int r = 0; r < RULE__COUNT; r++)
+        cr_assert_eq(c.alerts[r].active, 0);
+}
+
+Test(customer, round_trip_rich_state)
+{
+    struct customer a, b;
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX], buf2[CW_CUSTOMER_ENCODED_MAX];
+    fill_rich(&a);
+    size_t n = customer_encode(&a, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(buf[0], 1, "version byte");
+    cr_assert_eq(customer_decode(&b, a.id, buf, n), 0);
+    assert_same(&a, &b);
+    /* encoding is canonical: the decoded state encodes to the same bytes */
+    cr_assert_eq(customer_encode(&b, buf2, sizeof buf2), n);
+    cr_assert(memcmp(buf, buf2, n) == 0);
+}
+
+Test(customer, round_trip_empty_state_is_small)
+{
+    struct customer a, b;
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
+    customer_init(&a, "x");
+    size_t n = customer_encode(&a, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    cr_assert_lt(n, 48, "empty state took %zu bytes", n);
+    cr_assert_eq(customer_decode(&b, "x", buf, n), 0);
+    assert_same(&a, &b);
+}
+
+Test(customer, worst_case_fits_the_maximum)
+{
+    struct customer a;
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
+    fill_rich(&a);
+    a.n_tickets = CW_MAX_OPEN;
+    for (int i = 0; i < CW_RECENT_EVENT_IDS; i++)
+        a.recent_ids[i] = UINT64_MAX - (uint64_t)i;
+    for (int r = 0; r < RULE__COUNT; r++)
+        a.alerts[r] = (struct alert_state){1, INT64_MIN, INT64_MIN, UINT32_MAX};
+    a.first_order_ms = a.last_order_ms = a.last_event_ms = INT64_MIN;
+    a.next_due_ms = CW_NO_DUE;
+    size_t n = customer_encode(&a, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    /* too small a buffer: 0, never an overflow */
+    cr_assert_eq(customer_encode(&a, buf, n - 1), 0);
+    cr_assert_eq(customer_encode(&a, buf, 0), 0);
+}
+
+Test(customer, truncated_encodings_rejected)
+{
+    struct customer a, b;
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
+    fill_rich(&a);
+    size_t n = customer_encode(&a, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    for (size_t len = 0; len < n; len++) {
+        /* an exact-size heap copy, so ASan catches any read past the end */
+        uint8_t *copy = malloc(len ? len : 1);
+        cr_assert_not_null(copy);
+        memcpy(copy, buf, len);
+        cr_assert_eq(customer_decode(&b, "x", copy, len), -1, "length %zu of %zu", len, n);
+        free(copy);
+    }
+    cr_assert_eq(customer_decode(&b, "x", NULL, 0), -1);
+}
+
+Test(customer, garbage_rejected)
+{
+    struct customer a, b;
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX + 1];
+    fill_rich(&a);
+    size_t n = customer_encode(&a, buf, sizeof buf);
+
+    buf[n] = 0; /* trailing byte */
+    cr_assert_eq(customer_decode(&b, "x", buf, n + 1), -1);
+    buf[0] = 2; /* unknown version */
+    cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
+    buf[0] = 1;
+    buf[2] = TIER__COUNT; /* tier out of range */
+    cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
+    buf[2] = TIER_STRATEGIC;
+    buf[1] |= 0x80; /* unknown flag */
+    cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
+    buf[1] &= 0x7f;
+    cr_assert_eq(customer_decode(&b, "x", buf, n), 0);
+
+    /* an over-long varint: 11 continuation bytes */
+    uint8_t bad[16] = {1, 0, 0};
+    memset(bad + 3, 0xff, 11);
+    cr_assert_eq(customer_decode(&b, "x", bad, 14), -1);
+
+    /* too many open complaints */
+    struct customer c;
+    customer_init(&c, "y");
+    c.n_complaints = 1;
+    c.complaints[0].id_hash = 5;
+    size_t m = customer_encode(&c, buf, sizeof buf);
+    size_t count_at = 3 + 1 + 3 + 8 + 8; /* version, flags, tier, count, 3 times, spend, mgr */
+    cr_assert_eq(buf[count_at], 1);
+    buf[count_at] = CW_MAX_OPEN + 1;
+    cr_assert_eq(customer_decode(&b, "y", buf, m), -1);
+    buf[count_at] = 0;
+    cr_assert_eq(customer_decode(&b, "y", buf, m), -1);
+
+    /* random bytes and random corruptions of a valid encoding: never a crash */
+    unsigned seed = 12345;
+    for (int round = 0; round < 3000; round++) {
+        fill_rich(&a);
+        n = customer_encode(&a, buf, sizeof buf);
+        seed = seed * 1103515245u + 12345u;
+        size_t len = 1 + (seed >> 8) % n;
+        for (int k = 0; k < 3; k++) {
+            seed = seed * 1103515245u + 12345u;
+            buf[(seed >> 8) % len] ^= (uint8_t)(seed >> 20);
+        }
+        if (round % 2)
+            buf[0] = 1;
+        uint8_t *copy = malloc(len);
+        memcpy(copy, buf, len);
+        int rc = customer_decode(&b, "z", copy, len);
+        cr_assert(rc == 0 || rc == -1);
+        if (rc == 0) {
+            cr_assert_leq(b.n_complaints, CW_MAX_OPEN);
+            cr_assert_leq(b.n_tickets, CW_MAX_OPEN);
+            cr_assert_lt(b.tier, TIER__COUNT);
+            cr_assert_lt(b.recent_pos, CW_RECENT_EVENT_IDS);
+        }
+        free(copy);
+    }
+}
+
+Test(customer, hash64)
+{
+    uint64_t a = cw_hash64("abc", 3, 0);
+    cr_assert_eq(a, cw_hash64("abc", 3, 0), "deterministic");
+    cr_assert_neq(a, cw_hash64("abc", 3, 1), "seed matters");
+    cr_assert_neq(a, cw_hash64("abd", 3, 0));
+    cr_assert_neq(cw_hash64("", 0, 0), cw_hash64("", 0, 7));
+    char s[16];
+    for (int i = 0; i < 10000; i++) {
+        int n = snprintf(s, sizeof s, "%d", i);
+        cr_assert_neq(cw_hash64(s, (size_t)n, (uint64_t)i), 0);
+    }
+}
+
+/* ---- customer_table ---- */
+
+struct collect {
+    char ids[64][CW_ID_MAX + 1];
+    int n;
+};
+
+static void collect_fn(void *ctx, struct customer *c)
+{
+    struct collect *col = ctx;
+    if (col->n < 64)
+        snprintf(col->ids[col->n++], sizeof col->ids[0], "%s", c->id);
+}
+
+Test(customer_table, upsert_find_remove_grow)
+{
+    struct customer_table *t = customer_table_new();
+    cr_assert_not_null(t);
+    char id[32];
+    bool created;
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "c%d", i);
+        struct customer *c = customer_table_upsert(t, id, &created);
+        cr_assert_not_null(c);
+        cr_assert(created);
+        cr_assert_str_eq(c->id, id);
+        c->order_count = (uint32_t)i;
+    }
+    cr_assert_eq(customer_table_count(t), 5000);
+    struct customer *c7 = customer_table_upsert(t, "c7", &created);
+    cr_assert(!created);
+    cr_assert_eq(c7->order_count, 7);
+    for (int i = 0; i < 5000; i += 2) {
+        snprintf(id, sizeof id, "c%d", i);
+        customer_table_remove(t, id);
+    }
+    customer_table_remove(t, "absent");
+    cr_assert_eq(customer_table_count(t), 2500);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "c%d", i);
+        struct customer *c = customer_table_find(t, id);
+        if (i % 2 == 0) {
+            cr_assert_null(c, "%s still there", id);
+        } else {
+            cr_assert_not_null(c, "%s lost", id);
+            cr_assert_eq(c->order_count, (uint32_t)i);
+        }
+    }
+    cr_assert_eq(customer_table_find(t, "c7"), c7, "pointers stay valid");
+    customer_table_free(t);
+    customer_table_free(NULL);
+}
+
+Test(customer_table, deterministic_iteration)
+{
+    struct collect a = {0}, b = {0};
+    for (int run = 0; run < 2; run++) {
+        struct customer_table *t = customer_table_new();
+        const char *ids[] = {"zeta", "alpha", "mid", "beta", "omega", "kappa"};
+        for (int i = 0; i < 6; i++)
+            customer_table_upsert(t, ids[i], NULL);
+        customer_table_remove(t, "alpha");
+        customer_table_upsert(t, "gamma", NULL);
+        customer_table_each(t, collect_fn, run ? (void *)&b : (void *)&a);
+        customer_table_free(t);
+    }
+    cr_assert_eq(a.n, 6);
+    cr_assert_eq(b.n, 6);
+    for (int i = 0; i < a.n; i++)
+        cr_assert_str_eq(a.ids[i], b.ids[i]);
+    cr_assert_str_eq(a.ids[0], "zeta", "insertion order");
+}
+
+/* ---- due_queue ---- */
+
+static bool even_due(void *ctx, const struct due_entry *e)
+{
+    (void)ctx;
+    return e->due_ms % 2 == 0;
+}
+
+Test(due_queue, order_and_ties)
+{
+    struct due_queue q;
+    due_queue_init(&q);
+    cr_assert_eq(due_queue_push(&q, 30, "b"), 0);
+    due_queue_push(&q, 10, "z");
+    due_queue_push(&q, 30, "a");
+    due_queue_push(&q, 20, "m");
+    due_queue_push(&q, 10, "c");
+    const char *want_id[] = {"c", "z", "m", "a", "b"};
+    int64_t want_due[] = {10, 10, 20, 30, 30};
+    struct due_entry e;
+    cr_assert(due_queue_peek(&q, &e));
+    cr_assert_eq(e.due_ms, 10);
+    for (int i = 0; i < 5; i++) {
+        cr_assert(due_queue_pop(&q, &e));
+        cr_assert_eq(e.due_ms, want_due[i]);
+        cr_assert_str_eq(e.id, want_id[i]);
+    }
+    cr_assert(!due_queue_pop(&q, &e));
+    cr_assert(!due_queue_peek(&q, &e));
+    due_queue_free(&q);
+}
+
+Test(due_queue, many_and_compact)
+{
+    static char ids[1000][12];
+    struct due_queue q;
+    due_queue_init(&q);
+    unsigned seed = 7;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(ids[i], sizeof ids[i], "%d", i);
+        seed = seed * 1103515245u + 12345u;
+        cr_assert_eq(due_queue_push(&q, (seed >> 8) % 500, ids[i]), 0);
+    }
+    due_queue_compact(&q, even_due, NULL);
+    size_t n = due_queue_size(&q);
+    cr_assert_gt(n, 0);
+    cr_assert_lt(n, 1000);
+    struct due_entry prev = {-1, ""}, e;
+    size_t popped = 0;
+    while (due_queue_pop(&q, &e)) {
+        cr_assert_eq(e.due_ms % 2, 0);
+        cr_assert(e.due_ms > prev.due_ms ||
+                  (e.due_ms == prev.due_ms && strcmp(e.id, prev.id) >= 0));
+        prev = e;
+        popped++;
+    }
+    cr_assert_eq(popped, n);
+    due_queue_free(&q);
+}
