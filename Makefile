@@ -29,6 +29,9 @@ SAN := build/san
 rel_obj = $(patsubst %.c,$(REL)/%.o,$(1))
 san_obj = $(patsubst %.c,$(SAN)/obj/%.o,$(1))
 
+# keep intermediate objects (tools are built through a pattern rule)
+.SECONDARY:
+
 .PHONY: all deps check unit integration demo install clean bench fmt
 all: build/churnwatchd build/churnwatch $(patsubst tests/tools/%.c,build/%,$(TOOLSRC))
 
@@ -44,7 +47,7 @@ build/churnwatchd: $(call rel_obj,daemon/churnwatchd.c $(LIBSRC))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 build/churnwatch: $(call rel_obj,daemon/churnwatch.c $(LIBSRC))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-build/%: $(REL)/tests/tools/%.o
+build/%: $(REL)/tests/tools/%.o $(call rel_obj,$(LIBSRC))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(SAN)/churnwatchd: $(call san_obj,daemon/churnwatchd.c $(LIBSRC))
