@@ -1,43 +1,39 @@
 /* consumer.c — see consumer.h. */
 #include "consumer.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "kafka_conf.h"
 #include "log.h"
-
-static int set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t err_len)
-{
-    char e[512];
-    if (rd_kafka_conf_set(conf, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
-        snprintf(err, err_len, "kafka property %s: %s", k, e);
-        return -1;
-    }
-    return 0;
-}
 
 rd_kafka_t *consumer_new(const struct config *cfg, consumer_rebalance_fn rebalance, void *opaque,
                          char *err, size_t err_len)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int rc = set(conf, "bootstrap.servers", cfg->brokers, err, err_len);
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg, "churnwatchd", err, err_len);
+    if (conf == NULL)
+        return NULL;
+    int rc = 0;
     /* A new group builds its state from the whole history unless the properties say
      * otherwise; once Redis holds offsets, those win. */
-    if (rc == 0)
-        rc = set(conf, "auto.offset.reset", "earliest", err, err_len);
-    for (size_t i = 0; rc == 0 && i < cfg->n_kafka_props; i++)
-        rc = set(conf, cfg->kafka_props[i].key, cfg->kafka_props[i].value, err, err_len);
+    bool reset_given = false;
+    for (size_t i = 0; i < cfg->n_kafka_props; i++)
+        if (strcmp(cfg->kafka_props[i].key, "auto.offset.reset") == 0)
+            reset_given = true;
+    if (!reset_given)
+        rc = kafka_conf_set(conf, "auto.offset.reset", "earliest", err, err_len);
     /* These are not negotiable: correctness depends on them. */
+    static const char *const forced[][2] = {
+        {"partition.assignment.strategy", "range"},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "false"},
+    };
     if (rc == 0)
-        rc = set(conf, "group.id", cfg->group_id, err, err_len);
-    if (rc == 0)
-        rc = set(conf, "partition.assignment.strategy", "range", err, err_len);
-    if (rc == 0)
-        rc = set(conf, "enable.auto.commit", "false", err, err_len);
-    if (rc == 0)
-        rc = set(conf, "enable.auto.offset.store", "false", err, err_len);
-    if (rc == 0)
-        rc = set(conf, "enable.partition.eof", "false", err, err_len);
+        rc = kafka_conf_set(conf, "group.id", cfg->group_id, err, err_len);
+    for (size_t i = 0; rc == 0 && i < sizeof forced / sizeof forced[0]; i++)
+        rc = kafka_conf_set(conf, forced[i][0], forced[i][1], err, err_len);
     if (rc < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;

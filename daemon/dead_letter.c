@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_conf.h"
 #include "log.h"
 
 struct dead_letter {
@@ -36,19 +37,15 @@ struct dead_letter *dead_letter_new(const struct config *cfg, int *failed)
     if (cfg->dead_letter_topic == NULL)
         return NULL;
     struct dead_letter *d = calloc(1, sizeof *d);
+    rd_kafka_conf_t *conf = NULL;
     char err[512];
     if (d == NULL || (d->topic = strdup(cfg->dead_letter_topic)) == NULL)
         goto fail;
     log_ratelimit_init(&d->rl, 1, 10);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err, sizeof err) != 0)
+    conf = kafka_conf_new(cfg, "churnwatchd-dlq", err, sizeof err);
+    if (conf == NULL)
         goto conf_fail;
-    for (size_t i = 0; i < cfg->n_kafka_props; i++)
-        if (rd_kafka_conf_set(conf, cfg->kafka_props[i].key, cfg->kafka_props[i].value, err,
-                              sizeof err) == RD_KAFKA_CONF_INVALID)
-            goto conf_fail;
-    if (rd_kafka_conf_set(conf, "client.id", "churnwatchd-dlq", err, sizeof err) != 0 ||
-        rd_kafka_conf_set(conf, "linger.ms", "20", err, sizeof err) != 0)
+    if (kafka_conf_set(conf, "linger.ms", "20", err, sizeof err) < 0)
         goto conf_fail;
     rd_kafka_conf_set_dr_msg_cb(conf, dead_letter_dr);
     rd_kafka_conf_set_opaque(conf, d);
@@ -58,7 +55,8 @@ struct dead_letter *dead_letter_new(const struct config *cfg, int *failed)
     return d;
 conf_fail:
     log_error("dead-letter producer: %s", err);
-    rd_kafka_conf_destroy(conf);
+    if (conf)
+        rd_kafka_conf_destroy(conf);
 fail:
     if (d)
         free(d->topic);

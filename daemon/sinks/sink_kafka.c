@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_conf.h"
 #include "log.h"
 #include "sink.h"
 
@@ -80,16 +81,6 @@ static void sink_kafka_free(struct sink *s)
 static const struct sink_ops sink_kafka_ops = {sink_kafka_submit, sink_kafka_settle,
                                                sink_kafka_free};
 
-static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
-{
-    char err[512];
-    if (rd_kafka_conf_set(conf, key, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
-        log_error("kafka sink: %s: %s", key, err);
-        return -1;
-    }
-    return 0;
-}
-
 struct sink *sink_kafka_new(const struct config *cfg)
 {
     struct sink_kafka *k = calloc(1, sizeof *k);
@@ -97,36 +88,25 @@ struct sink *sink_kafka_new(const struct config *cfg)
         return NULL;
     k->base.ops = &sink_kafka_ops;
     snprintf(k->base.name, sizeof k->base.name, "kafka");
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int rc = conf_set(conf, "bootstrap.servers", cfg->brokers);
-    /* Pass-through properties first, so that ours below win where it matters. Properties
-     * that only apply to consumers are skipped quietly. */
-    for (size_t i = 0; rc == 0 && i < cfg->n_kafka_props; i++) {
-        char err[512];
-        rd_kafka_conf_res_t r =
-            rd_kafka_conf_set(conf, cfg->kafka_props[i].key, cfg->kafka_props[i].value, err,
-                              sizeof err);
-        if (r == RD_KAFKA_CONF_INVALID) {
-            log_error("kafka sink: %s: %s", cfg->kafka_props[i].key, err);
-            rc = -1;
-        }
-    }
+    char err[512];
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg, "churnwatchd-alerts", err, sizeof err);
+    int rc = conf ? 0 : -1;
+    /* idempotent: retries never duplicate or reorder alerts within a partition */
     if (rc == 0)
-        rc = conf_set(conf, "enable.idempotence", "true");
+        rc = kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
     if (rc == 0)
-        rc = conf_set(conf, "linger.ms", "5");
+        rc = kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
     if (rc == 0)
-        rc = conf_set(conf, "message.timeout.ms", "30000");
-    if (rc == 0)
-        rc = conf_set(conf, "client.id", "churnwatchd-alerts");
+        rc = kafka_conf_set(conf, "message.timeout.ms", "30000", err, sizeof err);
     if (rc < 0) {
-        rd_kafka_conf_destroy(conf);
+        log_error("kafka sink: %s", err);
+        if (conf)
+            rd_kafka_conf_destroy(conf);
         free(k);
         return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, sink_kafka_dr);
     rd_kafka_conf_set_opaque(conf, k);
-    char err[512];
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (k->rk == NULL) {
         log_error("kafka sink: %s", err);
