@@ -165,7 +165,8 @@ int main(int argc, char **argv)
             notify_ready();
         }
         if (pipeline_run_once(pl) < 0) {
-            log_error("stopping after a fatal Kafka error");
+            log_error("stopping: this needs a restart (see above); nothing uncommitted is "
+                      "kept, the restart resumes from Redis");
             rc = 1;
             break;
         }

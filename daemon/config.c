@@ -1038,6 +1038,8 @@ static void parse_rules(struct parse *p, const char *path, const struct node *k,
 
 static const char *check_key_prefix(const char *s)
 {
+    if (strlen(s) > CW_KEY_PREFIX_MAX)
+        return "expected at most 32 characters";
     for (; *s != '\0'; s++)
         if (*s == '{' || *s == '}' || (unsigned char)*s <= ' ')
             return "expected no braces or spaces (the key prefix precedes a {hash tag})";

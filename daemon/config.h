@@ -37,6 +37,7 @@ enum field_id {
 const char *field_name(enum field_id f);
 
 #define CW_PTR_MAX_DEPTH 8
+#define CW_KEY_PREFIX_MAX 32
 
 /* A parsed JSON pointer ("/customer/id" -> {"customer","id"}). */
 struct json_pointer {
@@ -116,7 +117,7 @@ struct config {
     char *redis_password; /* owned; NULL = none (never logged) */
     int redis_db;       /* default 0 */
     int redis_timeout_ms; /* connect and command timeout; default 2000 */
-    char *key_prefix;   /* owned; default "cw" */
+    char *key_prefix;   /* owned; default "cw"; at most CW_KEY_PREFIX_MAX bytes */
 
     /* engine: */
     enum clock_mode clock; /* default CLOCK_WALL */

@@ -20,14 +20,17 @@ struct partition *partition_new(int32_t id, const struct config *cfg,
     p->n_topics = cfg->n_topics;
     p->next_offset = malloc(cfg->n_topics * sizeof *p->next_offset);
     p->applied_offset = malloc(cfg->n_topics * sizeof *p->applied_offset);
+    p->committed_offset = malloc(cfg->n_topics * sizeof *p->committed_offset);
     p->customers = customer_table_new();
-    if (p->next_offset == NULL || p->applied_offset == NULL || p->customers == NULL) {
+    if (p->next_offset == NULL || p->applied_offset == NULL || p->committed_offset == NULL ||
+        p->customers == NULL) {
         partition_free(p);
         return NULL;
     }
     for (size_t t = 0; t < cfg->n_topics; t++) {
         p->next_offset[t] = t < 64 ? meta->offset[t] : -1;
         p->applied_offset[t] = -1;
+        p->committed_offset[t] = p->next_offset[t];
     }
     return p;
 }
@@ -38,6 +41,7 @@ void partition_free(struct partition *p)
         return;
     free(p->next_offset);
     free(p->applied_offset);
+    free(p->committed_offset);
     customer_table_free(p->customers);
     free(p->dirty);
     alert_list_free(&p->alerts);
@@ -54,7 +58,7 @@ struct queued_event *partition_enqueue(struct partition *p, int topic, int64_t o
         struct queued_event *q = realloc(p->queue, n * sizeof *q);
         if (q == NULL) {
             log_error("partition %" PRId32 ": out of memory queueing an event", p->id);
-            return NULL;
+            abort();
         }
         p->queue = q;
         p->queue_cap = n;
@@ -67,21 +71,28 @@ struct queued_event *partition_enqueue(struct partition *p, int topic, int64_t o
     return q;
 }
 
-static int mark_dirty(struct partition *p, struct customer *c)
+/* Out of memory while applying events leaves memory ahead of what can be committed; the
+ * daemon aborts and the restart resumes from the state and offsets in Redis. */
+static void out_of_memory(const struct partition *p)
+{
+    log_error("partition %" PRId32 ": out of memory applying events; aborting", p->id);
+    abort();
+}
+
+static void mark_dirty(struct partition *p, struct customer *c)
 {
     if (c->dirty)
-        return 0;
+        return;
     if (p->n_dirty == p->dirty_cap) {
         size_t n = p->dirty_cap ? p->dirty_cap * 2 : 256;
         struct customer **d = realloc(p->dirty, n * sizeof *d);
         if (d == NULL)
-            return -1;
+            out_of_memory(p);
         p->dirty = d;
         p->dirty_cap = n;
     }
     p->dirty[p->n_dirty++] = c;
     c->dirty = 1;
-    return 0;
 }
 
 /* Makes sure every customer in ids[0..n) is in memory: the missing ones are inserted
@@ -124,16 +135,15 @@ static int load_missing(struct partition *p, struct store *store, const char *co
     return rc;
 }
 
-static int record_notices(struct partition *p, const struct config *cfg, struct customer *c,
-                          const struct notice_list *nl)
+static void record_notices(struct partition *p, const struct config *cfg, struct customer *c,
+                           const struct notice_list *nl)
 {
     if (nl->count == 0)
-        return 0;
+        return;
     size_t before = p->alerts.count;
     if (alert_format_all(cfg, c, nl, &p->alerts) < 0)
-        return -1;
+        out_of_memory(p);
     p->stats.alerts += p->alerts.count - before;
-    return 0;
 }
 
 int partition_process(struct partition *p, const struct config *cfg, struct store *store)
@@ -169,12 +179,8 @@ int partition_process(struct partition *p, const struct config *cfg, struct stor
         p->stats.applied++;
         if (q->ev.ts_ms > p->clock_ms)
             p->clock_ms = q->ev.ts_ms;
-        if (mark_dirty(p, c) < 0 || record_notices(p, cfg, c, &nl) < 0) {
-            /* Out of memory mid-batch: the state in memory is ahead of what can be
-             * committed. Drop the cache so the batch is redone from Redis. */
-            log_error("partition %" PRId32 ": out of memory applying events", p->id);
-            return -1;
-        }
+        mark_dirty(p, c);
+        record_notices(p, cfg, c, &nl);
     }
     p->n_queued = 0;
     return 0;
@@ -204,12 +210,12 @@ int partition_sweep(struct partition *p, const struct config *cfg, struct store 
     for (size_t i = 0; i < n; i++) {
         struct customer *c = customer_table_find(p->customers, due[i]);
         nl.count = 0;
-        int64_t old_due = c->next_due_ms;
-        bool changed = rules_advance(cfg, c, now_ms, &nl);
-        if (!changed && c->next_due_ms == old_due && old_due > now_ms)
-            continue; /* Redis had a stale due time; the commit below corrects it */
-        if (mark_dirty(p, c) < 0 || record_notices(p, cfg, c, &nl) < 0)
-            goto out;
+        rules_advance(cfg, c, now_ms, &nl);
+        /* Marked even when nothing changed: Redis listed it as due, so its due time there
+         * is stale (or its state did not decode) and the commit must correct it, or it
+         * would stay at the head of the due set. */
+        mark_dirty(p, c);
+        record_notices(p, cfg, c, &nl);
         p->uncommitted = true;
         advanced++;
     }
@@ -239,6 +245,9 @@ int partition_commit(struct partition *p, struct store *store, size_t max_custom
     if (rc != 0)
         return rc;
     *alerts_written = p->alerts.count;
+    for (size_t t = 0; t < p->n_topics; t++)
+        if (p->applied_offset[t] >= 0)
+            p->committed_offset[t] = p->applied_offset[t];
     for (size_t i = 0; i < p->n_dirty; i++)
         p->dirty[i]->dirty = 0;
     p->n_dirty = 0;
@@ -254,4 +263,14 @@ int partition_commit(struct partition *p, struct store *store, size_t max_custom
         }
     }
     return 0;
+}
+
+bool partition_matches(const struct partition *p, const struct partition_meta *meta)
+{
+    if (meta->epoch != p->epoch)
+        return false;
+    for (size_t t = 0; t < p->n_topics && t < 64; t++)
+        if (meta->offset[t] != p->committed_offset[t])
+            return false;
+    return true;
 }

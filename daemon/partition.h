@@ -41,6 +41,7 @@ struct partition {
     size_t n_topics;
     int64_t *next_offset;    /* per topic: next offset to accept from Kafka, -1 = any */
     int64_t *applied_offset; /* per topic: next offset after what is applied, -1 = none */
+    int64_t *committed_offset; /* per topic: what Redis holds after our last commit */
     int64_t clock_ms;        /* partition clock: latest event time applied */
     struct customer_table *customers;
     struct customer **dirty; /* changed since the last commit */
@@ -58,11 +59,12 @@ struct partition *partition_new(int32_t id, const struct config *cfg,
 void partition_free(struct partition *p); /* accepts NULL */
 
 /* Returns a slot for the message at (topic, offset), or NULL if that offset was already
- * applied (a re-delivery) or on ENOMEM. The caller fills ev or sets rejected. */
+ * applied (a re-delivery). The caller fills ev or sets rejected. Out of memory aborts:
+ * nothing is committed that was not applied, and a restart resumes from Redis. */
 struct queued_event *partition_enqueue(struct partition *p, int topic, int64_t offset);
 
 /* Applies all queued events. Returns 0, or -1 when Redis could not load the customers
- * (the queue is kept). */
+ * (the queue is kept, nothing is applied). */
 int partition_process(struct partition *p, const struct config *cfg, struct store *store);
 
 /* Fires timers due at now_ms for up to `max` customers of p listed due in Redis.
@@ -75,5 +77,8 @@ int partition_sweep(struct partition *p, const struct config *cfg, struct store 
  * is set to the number of outbox entries written. */
 int partition_commit(struct partition *p, struct store *store, size_t max_customers,
                      size_t *alerts_written);
+/* True when Redis holds exactly what this partition last committed (same epoch, same
+ * offsets): false after Redis lost writes (restart without persistence, failover). */
+bool partition_matches(const struct partition *p, const struct partition_meta *meta);
 
 #endif

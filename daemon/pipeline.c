@@ -32,6 +32,8 @@ struct pipeline {
     int32_t n_parts;
     int owned;
     int64_t next_sweep_ms;
+    uint64_t store_generation; /* Redis connection the owned partitions were checked on */
+    bool fatal;                /* stop: recovery needs a restart (logged where set) */
     struct log_ratelimit reject_rl, error_rl;
     struct pipeline_stats stats;
     volatile const int *stop;
@@ -80,8 +82,12 @@ struct pipeline *pipeline_new(struct config *cfg, char *err, size_t err_len)
     }
     if (cfg->sink_log) {
         sinks[n] = sink_log_new();
-        if (sinks[n] == NULL)
+        if (sinks[n] == NULL) {
+            snprintf(err, err_len, "out of memory");
+            for (size_t i = 0; i < n; i++)
+                sink_free(sinks[i]);
             goto fail;
+        }
         n++;
     }
     pl->outbox = outbox_new(pl->store, sinks, n);
@@ -122,6 +128,8 @@ static int topic_index(const struct config *cfg, const char *name)
     return t ? (int)(t - cfg->topics) : -1;
 }
 
+static void fenced(struct pipeline *pl, int32_t i);
+
 static struct partition *owned(struct pipeline *pl, int32_t p)
 {
     return p >= 0 && p < pl->n_parts ? pl->parts[p] : NULL;
@@ -151,6 +159,8 @@ static int ensure_slots(struct pipeline *pl, int32_t p)
 /* Applies queued events of p and commits. Returns 0, -1 (Redis: retry), STORE_FENCED. */
 static int flush_partition(struct pipeline *pl, struct partition *p)
 {
+    if (pl->fatal)
+        return -1; /* what memory holds can no longer be trusted to match Redis */
     uint64_t applied = p->stats.applied, dups = p->stats.duplicates;
     if (partition_process(p, pl->cfg, pl->store) < 0)
         return -1;
@@ -192,18 +202,20 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
             struct partition_meta meta;
             /* Claiming needs Redis; without it we cannot know where to start. */
             while (store_claim(pl->store, tp->partition, &meta) < 0) {
-                if (pl->stop && *pl->stop)
+                if (pl->stop && *pl->stop) {
+                    /* librdkafka waits for an assign call: answer with nothing */
+                    rd_kafka_assign(pl->rk, NULL);
                     return;
+                }
                 notify_watchdog();
                 sleep_ms(200);
             }
             p = partition_new(tp->partition, pl->cfg, &meta);
             if (p == NULL) {
                 log_error("partition %" PRId32 ": out of memory", tp->partition);
-                continue;
+                abort();
             }
             pl->parts[tp->partition] = p;
-            pl->paused[tp->partition] = false;
             pl->owned++;
             outbox_partition_add(pl->outbox, tp->partition);
             log_info("partition %" PRId32 ": assigned, epoch %" PRId64, tp->partition,
@@ -231,6 +243,13 @@ static void on_revoke(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
         log_info("partition %" PRId32 ": revoked", id);
         drop_partition(pl, id);
     }
+    /* librdkafka 2.0.2 keeps an application pause across unassign and a later assign of
+     * the same partition: undo ours now, or a returning partition would never fetch. */
+    for (int32_t id = 0; id < pl->n_parts; id++)
+        if (pl->paused[id] && owned(pl, id) == NULL) {
+            consumer_pause(pl->rk, pl->cfg, id, false);
+            pl->paused[id] = false;
+        }
     rd_kafka_assign(pl->rk, NULL);
 }
 
@@ -328,15 +347,58 @@ static void sweep_timers(struct pipeline *pl)
         int n = partition_sweep(p, pl->cfg, pl->store, clock, SWEEP_MAX);
         if (n > 0)
             pl->stats.timers_fired += (uint64_t)n;
-        if (n > 0 && flush_partition(pl, p) == STORE_FENCED) {
-            pl->stats.fenced++;
-            drop_partition(pl, i);
+        if (n > 0 && flush_partition(pl, p) == STORE_FENCED)
+            fenced(pl, i);
+    }
+}
+
+/* Another instance owns partition i (or Redis lost its epoch). Its messages must not be
+ * consumed and dropped here until a rebalance happens to come, so the daemon stops; the
+ * restart rejoins the group and starts from what Redis holds. */
+static void fenced(struct pipeline *pl, int32_t i)
+{
+    pl->stats.fenced++;
+    log_error("partition %" PRId32 ": fenced (its epoch in Redis is not ours); stopping so "
+              "that a restart rejoins the group and resumes from Redis",
+              i);
+    drop_partition(pl, i);
+    pl->fatal = true;
+}
+
+/* After a reconnect, Redis may hold less than we committed (restarted without
+ * persistence, failed over to a lagging replica). Carrying on from memory would skip
+ * the lost events; stopping makes the restart resume from what Redis really holds. */
+static void check_store_after_reconnect(struct pipeline *pl)
+{
+    uint64_t gen = store_generation(pl->store);
+    if (gen == pl->store_generation || !store_connected(pl->store))
+        return;
+    for (int32_t i = 0; i < pl->n_parts; i++) {
+        struct partition *p = pl->parts[i];
+        struct partition_meta meta;
+        if (p == NULL)
+            continue;
+        if (store_peek(pl->store, i, &meta) < 0)
+            return; /* check again on the next batch */
+        if (!partition_matches(p, &meta)) {
+            log_error("partition %" PRId32 ": Redis no longer holds what was committed "
+                      "(epoch %" PRId64 ", ours %" PRId64 "); stopping so that a restart "
+                      "resumes from what Redis holds",
+                      i, meta.epoch, p->epoch);
+            pl->fatal = true;
+            return;
         }
     }
+    if (pl->store_generation != 0)
+        log_info("redis: reconnected; state and offsets of all partitions intact");
+    pl->store_generation = gen;
 }
 
 int pipeline_run_once(struct pipeline *pl)
 {
+    check_store_after_reconnect(pl);
+    if (pl->fatal)
+        return -1;
     int64_t deadline = mono_ms() + pl->cfg->poll_batch_ms;
     int polled = 0;
     while (polled < pl->cfg->poll_batch_max) {
@@ -361,8 +423,7 @@ int pipeline_run_once(struct pipeline *pl)
             continue;
         int rc = flush_partition(pl, p);
         if (rc == STORE_FENCED) {
-            pl->stats.fenced++;
-            drop_partition(pl, i);
+            fenced(pl, i);
         } else if (rc < 0) {
             /* Redis is away: stop fetching for this partition, keep polling so the group
              * keeps us, and retry on the next batch. Nothing is committed meanwhile. */
@@ -375,10 +436,12 @@ int pipeline_run_once(struct pipeline *pl)
         if (pl->parts[i] && pl->paused[i] && pl->parts[i]->n_queued == 0 &&
             !pl->parts[i]->uncommitted)
             set_paused(pl, i, false);
-    sweep_timers(pl);
+    check_store_after_reconnect(pl);
+    if (!pl->fatal)
+        sweep_timers(pl);
     outbox_run(pl->outbox);
     dead_letter_poll(pl->dlq);
-    return 0;
+    return pl->fatal ? -1 : 0;
 }
 
 void pipeline_reload(struct pipeline *pl, struct config *next)

@@ -34,7 +34,9 @@ struct pipeline *pipeline_new(struct config *cfg, char *err, size_t err_len);
 int pipeline_wait_store(struct pipeline *pl, volatile const int *stop);
 /* Subscribes; from now on partitions are assigned. */
 int pipeline_start(struct pipeline *pl, char *err, size_t err_len);
-/* One batch. Returns 0, or -1 on a fatal Kafka error (the caller stops). */
+/* One batch. Returns 0, or -1 when only a restart can recover (a fatal Kafka error, a
+ * fenced partition, Redis lost committed writes): the reason is logged; the caller stops
+ * and exits non-zero, and pipeline_stop then commits nothing more. */
 int pipeline_run_once(struct pipeline *pl);
 /* Applies the reloadable parts of `next` (rules, levels, logging, timer interval) and
  * frees it. Settings that need a restart are reported and left unchanged. */

@@ -46,6 +46,11 @@ struct partition_meta {
 
 /* Takes ownership of partition p: INCR its epoch and read its offsets and clock. */
 int store_claim(struct store *s, int32_t p, struct partition_meta *meta);
+/* Reads partition p's epoch (-1 when absent), offsets and clock without claiming it. */
+int store_peek(struct store *s, int32_t p, struct partition_meta *meta);
+/* Counts successful connections: a change means Redis was reconnected, and what it holds
+ * may have been rolled back (a restart without persistence, a failover). */
+uint64_t store_generation(const struct store *s);
 
 /* Loads customers ids[0..n) of partition p in one pipeline. For each i, when stored,
  * decodes into *out[i] and sets found[i]; otherwise leaves *out[i] untouched and clears

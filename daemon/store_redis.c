@@ -27,6 +27,7 @@ struct store {
     int64_t next_try_ms;
     int backoff_ms;
     bool was_up;
+    uint64_t generation; /* successful connections so far */
     /* scratch for building commands, reused */
     const char **argv;
     size_t *argvlen;
@@ -182,6 +183,7 @@ int store_connect(struct store *s)
     }
     log_info("redis %s: connected", where);
     s->was_up = true;
+    s->generation++;
     s->backoff_ms = BACKOFF_MIN_MS;
     return 0;
 }
@@ -238,7 +240,8 @@ static int key_fmt(char *buf, size_t len, const struct store *s, int32_t p, cons
     return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
-#define KEY_MAX (CW_ID_MAX + 96)
+/* prefix + ":{p" + partition + "}:" + longest suffix ("sink:" + sink name) or "c:" + id */
+#define KEY_MAX (CW_KEY_PREFIX_MAX + CW_ID_MAX + 64)
 
 /* Reads `n` replies; returns them in r[] (caller frees). -1 on I/O error (context dropped). */
 static int read_replies(struct store *s, size_t n, redisReply **r)
@@ -289,7 +292,13 @@ static int parse_i64(const char *str, size_t len, int64_t *out)
     return 0;
 }
 
-int store_claim(struct store *s, int32_t p, struct partition_meta *meta)
+uint64_t store_generation(const struct store *s)
+{
+    return s->generation;
+}
+
+/* Reads P:{pN}:epoch (INCR'd first when `claim`) and the offsets hash into meta. */
+static int store_read_meta(struct store *s, int32_t p, bool claim, struct partition_meta *meta)
 {
     if (store_connect(s) < 0)
         return -1;
@@ -297,7 +306,7 @@ int store_claim(struct store *s, int32_t p, struct partition_meta *meta)
     key_fmt(epoch_key, sizeof epoch_key, s, p, "epoch", NULL);
     key_fmt(off_key, sizeof off_key, s, p, "off", NULL);
     cmd_reset(s);
-    cmd_str(s, "INCR");
+    cmd_str(s, claim ? "INCR" : "GET");
     cmd_str(s, epoch_key);
     if (append(s) < 0)
         goto io;
@@ -310,11 +319,17 @@ int store_claim(struct store *s, int32_t p, struct partition_meta *meta)
     if (read_replies(s, 2, r) < 0)
         return -1;
     int rc = -1;
-    if (reply_error(s, r[0], "INCR epoch") < 0 || reply_error(s, r[1], "HGETALL offsets") < 0)
+    if (reply_error(s, r[0], "epoch") < 0 || reply_error(s, r[1], "HGETALL offsets") < 0)
         goto out;
-    if (r[0]->type != REDIS_REPLY_INTEGER || r[1]->type != REDIS_REPLY_ARRAY)
+    if (r[1]->type != REDIS_REPLY_ARRAY)
         goto out;
-    meta->epoch = r[0]->integer;
+    meta->epoch = -1;
+    if (r[0]->type == REDIS_REPLY_INTEGER)
+        meta->epoch = r[0]->integer;
+    else if (r[0]->type == REDIS_REPLY_STRING)
+        parse_i64(r[0]->str, r[0]->len, &meta->epoch);
+    else if (claim || r[0]->type != REDIS_REPLY_NIL)
+        goto out;
     meta->clock_ms = 0;
     for (size_t i = 0; i < sizeof meta->offset / sizeof meta->offset[0]; i++)
         meta->offset[i] = -1;
@@ -343,6 +358,16 @@ io:
     return -1;
 }
 
+int store_claim(struct store *s, int32_t p, struct partition_meta *meta)
+{
+    return store_read_meta(s, p, true, meta);
+}
+
+int store_peek(struct store *s, int32_t p, struct partition_meta *meta)
+{
+    return store_read_meta(s, p, false, meta);
+}
+
 int store_load(struct store *s, int32_t p, size_t n, const char *const *ids,
                struct customer *const *out, bool *found)
 {
@@ -352,8 +377,12 @@ int store_load(struct store *s, int32_t p, size_t n, const char *const *ids,
         return -1;
     char key[KEY_MAX];
     for (size_t i = 0; i < n; i++) {
-        if (key_fmt(key, sizeof key, s, p, "c:", ids[i]) < 0)
+        if (key_fmt(key, sizeof key, s, p, "c:", ids[i]) < 0) {
+            /* cannot happen with ids of at most CW_ID_MAX bytes; replies of commands
+             * already queued would be left unread, so the connection goes */
+            store_drop(s, "key too long");
             return -1;
+        }
         cmd_reset(s);
         cmd_str(s, "GET");
         cmd_str(s, key);
@@ -369,12 +398,14 @@ int store_load(struct store *s, int32_t p, size_t n, const char *const *ids,
             return -1;
         found[i] = false;
         if (r->type == REDIS_REPLY_STRING) {
-            if (customer_decode(out[i], ids[i], (const uint8_t *)r->str, r->len) == 0)
+            if (customer_decode(out[i], ids[i], (const uint8_t *)r->str, r->len) == 0) {
                 found[i] = true;
-            else
+            } else {
+                customer_init(out[i], ids[i]); /* not half of a decoded state */
                 log_error("redis: partition %" PRId32 " customer %s: stored state does not "
                           "decode; starting it afresh",
                           p, ids[i]);
+            }
         } else if (r->type == REDIS_REPLY_ERROR) {
             log_error("redis: GET customer: %s", r->str);
             rc = -1;
@@ -444,7 +475,7 @@ int store_commit(struct store *s, const struct store_batch *b)
         if (len == 0 || key_fmt(key, sizeof key, s, b->partition, "c:", c->id) < 0) {
             log_error("partition %" PRId32 ": customer %s cannot be encoded", b->partition,
                       c->id);
-            goto discard;
+            goto desync;
         }
         cmd_reset(s);
         cmd_str(s, "SET");
@@ -538,15 +569,11 @@ int store_commit(struct store *s, const struct store_batch *b)
         freeReplyObject(rep);
     }
     return rc;
-discard: {
-    redisReply *d = redisCommand(s->ctx, sent ? "DISCARD" : "UNWATCH");
-    if (d == NULL) {
-        store_drop(s, "DISCARD");
-        return -1;
-    }
-    freeReplyObject(d);
+desync:
+    /* Commands are queued but their replies are not read: the only safe way out is to
+     * drop the connection (EXEC never ran, so nothing was written). */
+    store_drop(s, "commit abandoned");
     return -1;
-}
 io:
     store_drop(s, "append");
     return -1;

@@ -510,3 +510,29 @@ Test(rules, tracked_state_without_rules)
         if (r != RULE_ORDER_GAP && r != RULE_COMPLAINT_UNRESOLVED)
             cr_assert_eq(c.alerts[r].active, 0, "%s", rule_name((enum rule_id)r));
 }
+
+/* One event can fire a timer rule and clear it again (the order that ends a gap arrives
+ * after the due time): each notice carries the risk as of itself, not as of the end. */
+Test(rules, each_notice_carries_its_own_risk)
+{
+    struct config cfg;
+    struct customer c;
+    rules_test_config(&cfg);
+    customer_init(&c, "r1");
+    order(&cfg, &c, T0);
+    order(&cfg, &c, T0 + 10 * DAY);
+    order(&cfg, &c, T0 + 20 * DAY);
+    /* due at day 50; the next order comes at day 60 */
+    cr_assert_eq(apply(&cfg, &c, mk(EV_ORDER, T0 + 60 * DAY, "o4", 1, NULL)), 2);
+    const struct notice *fire = &nl.n[0], *clear = &nl.n[1];
+    cr_assert(fire->firing);
+    cr_assert_eq(fire->ts_ms, T0 + 50 * DAY);
+    cr_assert_eq(fire->score, 30);
+    cr_assert_eq(fire->level, LEVEL_WATCH);
+    cr_assert_eq(fire->signals, 1u << RULE_ORDER_GAP);
+    cr_assert(!clear->firing);
+    cr_assert_eq(clear->score, 0);
+    cr_assert_eq(clear->level, LEVEL_OK);
+    cr_assert_eq(clear->signals, 0u);
+    cr_assert_eq(c.score, 0);
+}
