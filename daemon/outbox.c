@@ -179,6 +179,8 @@ static void outbox_run_sink(struct outbox *o, size_t si)
         if (!os->sink->ops->settle(os->sink, &delivered))
             return;
         outbox_settled(o, si, delivered);
+    } else if (os->sink->ops->poll) {
+        os->sink->ops->poll(os->sink);
     }
     if (mono_ms() < os->retry_at_ms || o->n_parts == 0)
         return;

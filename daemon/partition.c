@@ -226,6 +226,78 @@ out:
     return rc;
 }
 
+struct rescan_ctx {
+    struct partition *p;
+    const struct config *cfg;
+    int64_t now_ms;
+};
+
+static void rescan_one(struct rescan_ctx *x, struct customer *c)
+{
+    struct notice_list nl;
+    nl.count = 0;
+    int64_t due = c->next_due_ms;
+    bool changed = rules_advance(x->cfg, c, x->now_ms, &nl);
+    if (changed || c->next_due_ms != due) {
+        mark_dirty(x->p, c);
+        record_notices(x->p, x->cfg, c, &nl);
+        x->p->uncommitted = true;
+    }
+    x->p->rescanned++;
+}
+
+static void rescan_cached(void *ctx, struct customer *c)
+{
+    rescan_one(ctx, c);
+}
+
+int partition_rescan(struct partition *p, const struct config *cfg, struct store *store,
+                     int64_t now_ms, size_t max)
+{
+    if (p->rescan_cursor[0] == '\0' || p->n_queued > 0)
+        return p->rescan_cursor[0] != '\0';
+    struct rescan_ctx x = {p, cfg, now_ms};
+    bool first = strcmp(p->rescan_cursor, "0") == 0 && p->rescanned == 0;
+    if (first)
+        customer_table_each(p->customers, rescan_cached, &x);
+    char(*ids)[CW_ID_MAX + 1] = malloc(max * sizeof *ids);
+    const char **missing = calloc(max, sizeof *missing);
+    size_t n = 0, m = 0;
+    int rc = -1;
+    if (ids == NULL || missing == NULL)
+        goto out;
+    if (store_scan_customers(store, p->id, p->rescan_cursor, max, ids, &n) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (customer_table_find(p->customers, ids[i]) == NULL)
+            missing[m++] = ids[i];
+    if (load_missing(p, store, missing, m) < 0)
+        goto out;
+    /* cached customers were re-evaluated on the first step; the loaded ones now */
+    for (size_t i = 0; i < m; i++)
+        rescan_one(&x, customer_table_find(p->customers, missing[i]));
+    if (strcmp(p->rescan_cursor, "0") == 0) {
+        log_info("partition %" PRId32 ": re-evaluated %" PRIu64 " customers with the new "
+                 "thresholds",
+                 p->id, p->rescanned);
+        p->rescan_cursor[0] = '\0';
+        p->rescanned = 0;
+        rc = 0;
+    } else {
+        rc = 1;
+    }
+out:
+    free(ids);
+    free(missing);
+    return rc;
+}
+
+void partition_start_rescan(struct partition *p)
+{
+    strcpy(p->rescan_cursor, "0");
+    p->rescanned = 0;
+}
+
 int partition_commit(struct partition *p, struct store *store, size_t max_customers,
                      size_t *alerts_written)
 {

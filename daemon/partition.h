@@ -50,6 +50,8 @@ struct partition {
     struct queued_event *queue;
     size_t n_queued, queue_cap;
     bool uncommitted; /* applied changes (or offsets) not yet in Redis */
+    char rescan_cursor[32]; /* re-evaluation of every customer after a reload; "" = none */
+    uint64_t rescanned;
     struct partition_stats stats;
 };
 
@@ -71,6 +73,14 @@ int partition_process(struct partition *p, const struct config *cfg, struct stor
  * Returns the number of customers advanced, or -1 on a Redis error. */
 int partition_sweep(struct partition *p, const struct config *cfg, struct store *store,
                     int64_t now_ms, size_t max);
+
+/* Starts re-evaluating every customer of p (see partition_rescan). */
+void partition_start_rescan(struct partition *p);
+/* One step of re-evaluating every customer of p at now_ms (after thresholds changed):
+ * up to `max` customers from Redis, plus, on the first step, all cached ones. Returns 1
+ * while the rescan goes on, 0 when it is done (or none is running), -1 on a Redis error. */
+int partition_rescan(struct partition *p, const struct config *cfg, struct store *store,
+                     int64_t now_ms, size_t max);
 
 /* Commits what was applied. Returns 0 (or 0 with nothing to do), -1 on a Redis error
  * (retry later), STORE_FENCED when another instance owns the partition. *alerts_written

@@ -344,10 +344,12 @@ static void sweep_timers(struct pipeline *pl)
         int64_t clock = p->clock_ms;
         if (pl->cfg->clock == CLOCK_WALL && wall_ms() > clock)
             clock = wall_ms();
+        if (partition_rescan(p, pl->cfg, pl->store, clock, SWEEP_MAX) < 0)
+            continue;
         int n = partition_sweep(p, pl->cfg, pl->store, clock, SWEEP_MAX);
         if (n > 0)
             pl->stats.timers_fired += (uint64_t)n;
-        if (n > 0 && flush_partition(pl, p) == STORE_FENCED)
+        if (p->uncommitted && flush_partition(pl, p) == STORE_FENCED)
             fenced(pl, i);
     }
 }
@@ -464,6 +466,10 @@ void pipeline_reload(struct pipeline *pl, struct config *next)
     log_set_level((enum log_level)cur->log_level);
     config_free(next);
     pl->next_sweep_ms = 0;
+    /* Due times in Redis were computed with the old thresholds: re-evaluate everyone. */
+    for (int32_t i = 0; i < pl->n_parts; i++)
+        if (pl->parts[i])
+            partition_start_rescan(pl->parts[i]);
     log_info("reload: rules and thresholds reloaded");
 }
 

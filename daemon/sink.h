@@ -19,6 +19,9 @@ struct sink_ops {
     /* Serves callbacks. Returns true once the submitted batch is settled, with
      * *delivered = how many leading entries were delivered. */
     bool (*settle)(struct sink *s, size_t *delivered);
+    /* Serves the sink's own callbacks (errors, logs) when no batch is in flight; may be
+     * NULL. Called once per loop iteration. */
+    void (*poll)(struct sink *s);
     void (*free)(struct sink *s);
 };
 

@@ -75,6 +75,12 @@ int store_commit(struct store *s, const struct store_batch *b);
 int store_due(struct store *s, int32_t p, int64_t now_ms, size_t max, char (*ids)[CW_ID_MAX + 1],
               size_t *n);
 
+/* One SCAN step over partition p's customer keys: copies up to `max` customer ids into
+ * ids[0..*n) and the cursor to continue from into `cursor` ("0" when the scan is done;
+ * start with "0"). A customer may be listed more than once (SCAN's guarantee). */
+int store_scan_customers(struct store *s, int32_t p, char cursor[32], size_t max,
+                         char (*ids)[CW_ID_MAX + 1], size_t *n);
+
 struct outbox_entry {
     char id[CW_STREAM_ID_MAX];
     const char *customer; /* points into the batch's reply */

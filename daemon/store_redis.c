@@ -610,6 +610,45 @@ int store_due(struct store *s, int32_t p, int64_t now_ms, size_t max, char (*ids
     return rc;
 }
 
+int store_scan_customers(struct store *s, int32_t p, char cursor[32], size_t max,
+                         char (*ids)[CW_ID_MAX + 1], size_t *n)
+{
+    *n = 0;
+    if (store_connect(s) < 0)
+        return -1;
+    char pattern[KEY_MAX], count[24];
+    int plen = key_fmt(pattern, sizeof pattern, s, p, "c:", "*");
+    snprintf(count, sizeof count, "%zu", max);
+    const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", count};
+    redisReply *r = redisCommandArgv(s->ctx, 6, argv, NULL);
+    if (r == NULL) {
+        store_drop(s, "SCAN");
+        return -1;
+    }
+    int rc = reply_error(s, r, "SCAN customers");
+    if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                    r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= 32 ||
+                    r->element[1]->type != REDIS_REPLY_ARRAY))
+        rc = -1;
+    if (rc == 0) {
+        memcpy(cursor, r->element[0]->str, r->element[0]->len);
+        cursor[r->element[0]->len] = '\0';
+        const redisReply *keys = r->element[1];
+        size_t prefix = (size_t)plen - 1; /* the pattern without its '*' */
+        for (size_t i = 0; i < keys->elements && *n < max; i++) {
+            const redisReply *k = keys->element[i];
+            if (k->type != REDIS_REPLY_STRING || k->len <= prefix ||
+                k->len - prefix > CW_ID_MAX)
+                continue;
+            memcpy(ids[*n], k->str + prefix, k->len - prefix);
+            ids[*n][k->len - prefix] = '\0';
+            (*n)++;
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 void outbox_batch_clear(struct outbox_batch *b)
 {
     if (b->reply)

@@ -66,6 +66,11 @@ static bool sink_kafka_settle(struct sink *s, size_t *delivered)
     return true;
 }
 
+static void sink_kafka_poll(struct sink *s)
+{
+    rd_kafka_poll(((struct sink_kafka *)s)->rk, 0);
+}
+
 static void sink_kafka_free(struct sink *s)
 {
     struct sink_kafka *k = (struct sink_kafka *)s;
@@ -79,7 +84,7 @@ static void sink_kafka_free(struct sink *s)
 }
 
 static const struct sink_ops sink_kafka_ops = {sink_kafka_submit, sink_kafka_settle,
-                                               sink_kafka_free};
+                                               sink_kafka_poll, sink_kafka_free};
 
 struct sink *sink_kafka_new(const struct config *cfg)
 {

@@ -30,7 +30,8 @@ static void sink_log_free(struct sink *s)
     free(s);
 }
 
-static const struct sink_ops sink_log_ops = {sink_log_submit, sink_log_settle, sink_log_free};
+static const struct sink_ops sink_log_ops = {sink_log_submit, sink_log_settle, NULL,
+                                             sink_log_free};
 
 struct sink *sink_log_new(void)
 {
