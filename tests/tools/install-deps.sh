@@ -10,7 +10,7 @@
 set -eu
 
 PACKAGES="build-essential pkg-config librdkafka-dev libyaml-dev libhiredis-dev libcjson-dev
-libsystemd-dev libcriterion-dev redis-server redis-tools kcat iproute2 procps"
+libsystemd-dev libcriterion-dev redis-server redis-tools kcat iproute2 procps systemd"
 
 missing=""
 for pkg in $PACKAGES; do
