@@ -341,9 +341,13 @@ static void sweep_timers(struct pipeline *pl)
         struct partition *p = pl->parts[i];
         if (p == NULL || pl->paused[i])
             continue;
+        /* The sweep trails the clock by engine.lateness, so an event that arrives late
+         * (up to that much) is still applied before the timers it could prevent. */
         int64_t clock = p->clock_ms;
         if (pl->cfg->clock == CLOCK_WALL && wall_ms() > clock)
             clock = wall_ms();
+        if (pl->cfg->lateness_ms > 0)
+            clock -= pl->cfg->lateness_ms;
         if (partition_rescan(p, pl->cfg, pl->store, clock, SWEEP_MAX) < 0)
             continue;
         int n = partition_sweep(p, pl->cfg, pl->store, clock, SWEEP_MAX);
