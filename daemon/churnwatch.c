@@ -1,16 +1,19 @@
 /* churnwatch.c — the operator's command-line tool (DESIGN.md §6).
  *
  *   churnwatch replay -c FILE [--until TIME] [--topic NAME] EVENTS.jsonl|-
+ *   churnwatch replay -c FILE --labels LABELS.csv [--alerts] [--json] [--until TIME] ...
  *   churnwatch check-config FILE
  *   churnwatch --version
  *
  * Exit status: 0 success, 1 failure (bad config, unreadable input), 2 usage error. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backtest.h"
 #include "config.h"
 #include "decode.h"
 #include "replay.h"
@@ -24,7 +27,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: churnwatch replay -c FILE [--until TIME] [--topic NAME] EVENTS.jsonl|-\n"
+            "usage: churnwatch replay -c FILE [--until TIME] [--topic NAME]\n"
+            "                         [--labels LABELS.csv [--alerts] [--json]] EVENTS.jsonl|-\n"
             "       churnwatch check-config [-c] FILE\n"
             "       churnwatch --version\n"
             "\n"
@@ -35,6 +39,12 @@ static void usage(FILE *f)
             "                      milliseconds) so that timers due by then fire\n"
             "  -t, --topic NAME    decode with the field mapping of this configured topic\n"
             "                      (default: the default field names)\n"
+            "  -l, --labels FILE   backtest: FILE has lines customer_id,churned (1/0,\n"
+            "                      true/false); print precision, recall, balanced accuracy\n"
+            "                      and lead time per rule (docs/backtest.md) instead of the\n"
+            "                      alerts\n"
+            "  -a, --alerts        with --labels: print the alerts too, before the report\n"
+            "  -j, --json          with --labels: print the report as one JSON object\n"
             "check-config  validate FILE, print every error, say \"configuration OK\"\n");
 }
 
@@ -75,6 +85,29 @@ static struct config *load_config(const char *path)
     return cfg;
 }
 
+/* Reads the labels of a backtest. Returns a new backtest, or NULL after printing every
+ * error ("FILE:LINE: message") to stderr. */
+static struct backtest *load_labels(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    struct backtest *bt = backtest_new();
+    char *errs = calloc(1, ERRS_MAX);
+    if (bt == NULL || errs == NULL) {
+        fprintf(stderr, "churnwatch: out of memory\n");
+    } else if (backtest_read_labels(bt, f, path, errs, ERRS_MAX) < 0) {
+        fputs(errs, stderr);
+        backtest_free(bt);
+        bt = NULL;
+    }
+    free(errs);
+    fclose(f);
+    return bt;
+}
+
 static int cmd_check_config(int argc, char **argv)
 {
     const char *path = NULL;
@@ -100,15 +133,20 @@ static int cmd_replay(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"until", required_argument, NULL, 'u'},
         {"topic", required_argument, NULL, 't'},
+        {"labels", required_argument, NULL, 'l'},
+        {"alerts", no_argument, NULL, 'a'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
+    const char *labels_path = NULL;
+    bool alerts = false, json = false;
     struct replay_opts opts = {0};
     int ch;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "+c:u:t:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+c:u:t:l:ajh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             config_path = optarg;
@@ -124,6 +162,15 @@ static int cmd_replay(int argc, char **argv)
             break;
         case 't':
             opts.topic = optarg;
+            break;
+        case 'l':
+            labels_path = optarg;
+            break;
+        case 'a':
+            alerts = true;
+            break;
+        case 'j':
+            json = true;
             break;
         case 'h':
             usage(stdout);
@@ -143,17 +190,33 @@ static int cmd_replay(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if ((alerts || json) && labels_path == NULL) {
+        fprintf(stderr, "churnwatch replay: --alerts and --json need --labels\n");
+        usage(stderr);
+        return 2;
+    }
     const char *in_path = argv[optind];
 
     struct config *cfg = load_config(config_path);
     if (cfg == NULL)
         return 1;
+    struct backtest *bt = NULL;
+    if (labels_path != NULL) {
+        bt = load_labels(labels_path);
+        if (bt == NULL) {
+            config_free(cfg);
+            return 1;
+        }
+        opts.backtest = bt;
+        opts.no_alerts = !alerts;
+    }
     FILE *in = stdin;
     const char *in_name = "-";
     if (strcmp(in_path, "-") != 0) {
         in = fopen(in_path, "r");
         if (in == NULL) {
             fprintf(stderr, "%s: %s\n", in_path, strerror(errno));
+            backtest_free(bt);
             config_free(cfg);
             return 1;
         }
@@ -168,6 +231,25 @@ static int cmd_replay(int argc, char **argv)
         replay_stats_format(&st, line, sizeof line);
         fprintf(stderr, "%s\n", line);
     }
+    if (rc == 0 && bt != NULL) {
+        struct backtest_report rep;
+        if (backtest_report(bt, &rep) < 0) {
+            fprintf(stderr, "churnwatch: out of memory\n");
+            rc = -1;
+        } else {
+            if (alerts && !json)
+                fputc('\n', stdout);
+            if (json)
+                backtest_report_print_json(&rep, stdout);
+            else
+                backtest_report_print_table(&rep, stdout);
+            if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "churnwatch: write error: %s\n", strerror(errno));
+                rc = -1;
+            }
+        }
+    }
+    backtest_free(bt);
     config_free(cfg);
     return rc == 0 ? 0 : 1;
 }

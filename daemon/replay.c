@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alerts.h"
+#include "backtest.h"
 #include "customer_table.h"
 #include "decode.h"
 #include "due_queue.h"
@@ -25,6 +26,8 @@ struct replay {
     struct alert_list alerts; /* owned, reused for every call */
     FILE *out, *err;
     const char *name;
+    struct backtest *bt; /* borrowed, may be NULL */
+    bool no_alerts;
     struct replay_stats *st;
 };
 
@@ -33,17 +36,24 @@ static int emit(struct replay *r, const struct customer *c)
 {
     if (r->notices.count == 0)
         return 0;
-    alert_list_clear(&r->alerts);
-    if (alert_format_all(r->cfg, c, &r->notices, &r->alerts) < 0) {
-        fprintf(r->err, "replay: out of memory\n");
-        return -1;
-    }
-    for (size_t i = 0; i < r->alerts.count; i++) {
-        fwrite(alert_list_get(&r->alerts, i), 1, r->alerts.length[i], r->out);
-        fputc('\n', r->out);
+    if (!r->no_alerts) {
+        alert_list_clear(&r->alerts);
+        if (alert_format_all(r->cfg, c, &r->notices, &r->alerts) < 0) {
+            fprintf(r->err, "replay: out of memory\n");
+            return -1;
+        }
+        for (size_t i = 0; i < r->alerts.count; i++) {
+            fwrite(alert_list_get(&r->alerts, i), 1, r->alerts.length[i], r->out);
+            fputc('\n', r->out);
+        }
     }
     for (int i = 0; i < r->notices.count; i++) {
         const struct notice *n = &r->notices.n[i];
+        if (r->bt != NULL && backtest_notice(r->bt, c->id, n->rule, n->firing, n->repeat,
+                                             n->started_ms, n->ts_ms) < 0) {
+            fprintf(r->err, "replay: out of memory\n");
+            return -1;
+        }
         if (n->firing) {
             r->st->alerts_firing++;
             if (n->repeat)
@@ -111,6 +121,10 @@ static int apply(struct replay *r, const struct event *ev)
         return 0;
     }
     r->st->accepted++;
+    if (r->bt != NULL && backtest_observe(r->bt, ev->customer_id, ev->ts_ms) < 0) {
+        fprintf(r->err, "replay: out of memory\n");
+        return -1;
+    }
     if (emit(r, c) < 0)
         return -1;
     if (c->next_due_ms != before && schedule(r, c) < 0)
@@ -193,6 +207,8 @@ static int run(struct replay *r, FILE *in, const struct replay_opts *opts)
     }
     if (have_clock && fire_due(r, clock) < 0)
         return -1;
+    if (r->bt != NULL && have_clock)
+        backtest_set_end(r->bt, clock);
     if (r->st->rejected > REPORT_MAX)
         fprintf(r->err, "%s: %" PRIu64 " more rejected lines not shown\n", r->name,
                 r->st->rejected - REPORT_MAX);
@@ -211,6 +227,8 @@ int replay_run(const struct config *cfg, FILE *in, const char *in_name,
 
     if (opts == NULL)
         opts = &no_opts;
+    r.bt = opts->backtest;
+    r.no_alerts = opts->no_alerts;
     r.st = stats ? stats : &local_stats;
     memset(r.st, 0, sizeof *r.st);
     due_queue_init(&r.due);

@@ -17,10 +17,16 @@
 #include "config.h"
 #include "event.h"
 
+struct backtest;
+
 struct replay_opts {
     bool has_until;
     int64_t until_ms;  /* with has_until: advance the clock to this time at the end */
     const char *topic; /* field mapping of this config topic; NULL = default mapping */
+    /* Backtest (backtest.h), borrowed, may be NULL: every accepted event and every notice
+     * is recorded in it, and the final clock is set as its end. */
+    struct backtest *backtest;
+    bool no_alerts; /* do not print the alert lines (the notices are still counted) */
 };
 
 struct replay_stats {
