@@ -195,12 +195,15 @@ static void out_key(struct out *o, const char *key)
     out_str(o, "\": ");
 }
 
-/* The built-in one-line explanation of a notice. */
+/* The built-in one-line explanation of a notice: what was measured, against what. */
 static void format_summary(const struct notice *n, char *buf, size_t len)
 {
-    char limit[400];
+    char limit[400], base[400], val[400];
     double value = isfinite(n->value) ? n->value : 0;
     double baseline = isfinite(n->baseline) ? n->baseline : 0;
+    format_number(limit, sizeof limit, n->threshold);
+    format_number(base, sizeof base, baseline);
+    format_number(val, sizeof val, value);
     switch (n->rule) {
     case RULE_ORDER_GAP:
         if (n->firing)
@@ -209,12 +212,65 @@ static void format_summary(const struct notice *n, char *buf, size_t len)
         else
             snprintf(buf, len, "ordered again after %.1f days", value);
         return;
+    case RULE_FIRST_REPEAT_OVERDUE:
+        if (n->firing)
+            snprintf(buf, len, "no second order %.1f days after the first (limit %s)", value,
+                     limit);
+        else
+            snprintf(buf, len, "second order %.1f days after the first", value);
+        return;
+    case RULE_SPEND_DROP:
+        if (n->firing)
+            snprintf(buf, len, "spend in the recent window %s, below %s (baseline %s)", val,
+                     limit, base);
+        else
+            snprintf(buf, len, "spend recovered to %s (clear level %s, baseline %s)", val, limit,
+                     base);
+        return;
     case RULE_COMPLAINT_UNRESOLVED:
-        format_number(limit, sizeof limit, n->threshold);
         if (n->firing)
             snprintf(buf, len, "complaint open for %.1f days (limit %s)", value, limit);
         else
             snprintf(buf, len, "complaint resolved after %.1f days", value);
+        return;
+    case RULE_OPEN_COMPLAINTS:
+        if (n->firing)
+            snprintf(buf, len, "%s complaints open at once (limit %s)", val, limit);
+        else
+            snprintf(buf, len, "%s complaints open now (limit %s)", val, limit);
+        return;
+    case RULE_COMPLAINT_REOPENED:
+        if (n->firing)
+            snprintf(buf, len, "a resolved complaint was reopened (%s reopened open)", val);
+        else
+            snprintf(buf, len, "reopened complaint resolved again");
+        return;
+    case RULE_SUPPORT_UNANSWERED:
+        if (n->firing)
+            snprintf(buf, len, "support ticket without a first reply for %.1f hours (limit %s)",
+                     value, limit);
+        else
+            snprintf(buf, len, "support ticket answered or closed after %.1f hours", value);
+        return;
+    case RULE_LOW_SATISFACTION:
+        if (n->firing)
+            snprintf(buf, len, "support ticket rated %s (low: %s or less)", val, limit);
+        else
+            snprintf(buf, len, "no low satisfaction rating for %.1f days (hold %s)", value,
+                     limit);
+        return;
+    case RULE_UNSUBSCRIBED:
+        if (n->firing)
+            snprintf(buf, len, "unsubscribed from communication %.1f days ago", value);
+        else
+            snprintf(buf, len, "ordered again %.1f days after unsubscribing", value);
+        return;
+    case RULE_MANAGER_CHANGED:
+        if (n->firing)
+            snprintf(buf, len, "account manager changed %.1f days ago (watched for %s days)",
+                     value, limit);
+        else
+            snprintf(buf, len, "new account manager in place for %.1f days", value);
         return;
     default:
         snprintf(buf, len, "%s %s", rule_name(n->rule), n->firing ? "firing" : "resolved");
@@ -252,7 +308,7 @@ int alert_format(const struct config *cfg, const struct customer *c, const struc
     const struct rule_config *rc = &cfg->rules[n->rule < RULE__COUNT ? n->rule : 0];
     struct out o = {l, 0};
     size_t start = l->len;
-    char id[CW_ALERT_ID_LEN + 1], t1[32], t2[32], builtin[1024];
+    char id[CW_ALERT_ID_LEN + 1], t1[32], t2[32], builtin[1280];
 
     alert_id(c->id, n->rule, n->started_ms, id);
     format_rfc3339(n->started_ms, t1);
@@ -321,6 +377,8 @@ int alert_format(const struct config *cfg, const struct customer *c, const struc
     out_char(&o, ']');
     if (n->repeat)
         out_str(&o, ", \"repeat\": true");
+    if (n->escalation != 0)
+        out_str(&o, n->escalation > 0 ? ", \"escalation\": \"up\"" : ", \"escalation\": \"down\"");
     if (n->firing && rc->action != NULL) {
         out_str(&o, ", ");
         out_key(&o, "action");

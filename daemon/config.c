@@ -23,6 +23,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "customer.h"
 #include "event.h"
 #include "log.h"
 
@@ -1089,6 +1090,11 @@ static const struct option levels_opts[] = {
      .dmin = 0, .flags = OPT_MIN_EXCL | OPT_NO_MAX},
     {.name = "alarm", .type = T_DOUBLE, .offset = CFG(alarm_score), .def = "50",
      .dmin = 0, .flags = OPT_MIN_EXCL | OPT_NO_MAX},
+    /* no default: absent means equal to the raise threshold (set after parsing) */
+    {.name = "watch_clear", .type = T_DOUBLE, .offset = CFG(watch_clear_score),
+     .dmin = 0, .flags = OPT_MIN_EXCL | OPT_NO_MAX},
+    {.name = "alarm_clear", .type = T_DOUBLE, .offset = CFG(alarm_clear_score),
+     .dmin = 0, .flags = OPT_MIN_EXCL | OPT_NO_MAX},
     {0},
 };
 
@@ -1135,11 +1141,20 @@ static void parse_kafka(struct parse *p, const char *path, const struct node *k,
 static void parse_levels(struct parse *p, const char *path, const struct node *k,
                          const struct node *v)
 {
+    struct config *cfg = p->cfg;
     size_t before = p->n_total;
-    options_parse(p, path, v, levels_opts, p->cfg);
-    if (p->n_total == before && p->cfg->watch_score >= p->cfg->alarm_score)
-        perr(p, k, path, "watch (%g) must be lower than alarm (%g)", p->cfg->watch_score,
-             p->cfg->alarm_score);
+    options_parse(p, path, v, levels_opts, cfg);
+    if (p->n_total != before)
+        return;
+    if (cfg->watch_score >= cfg->alarm_score)
+        perr(p, k, path, "watch (%g) must be lower than alarm (%g)", cfg->watch_score,
+             cfg->alarm_score);
+    if (cfg->watch_clear_score > cfg->watch_score)
+        perr(p, k, path, "watch_clear (%g) must not be higher than watch (%g)",
+             cfg->watch_clear_score, cfg->watch_score);
+    if (cfg->alarm_clear_score > cfg->alarm_score)
+        perr(p, k, path, "alarm_clear (%g) must not be higher than alarm (%g)",
+             cfg->alarm_clear_score, cfg->alarm_score);
 }
 
 static void kv_free(struct config *cfg)
@@ -1345,7 +1360,7 @@ static void parse_topics(struct parse *p, const char *path, const struct node *k
 
 #define RP(f) offsetof(struct rule_params, f)
 
-/* Every key a rule or a tier may set. The first three apply to every rule; the others
+/* Every key a rule or a tier may set. The first four apply to every rule; the others
  * only to the rules that list them in rule_keys[]. */
 /* clang-format off */
 static const struct option rule_param_opts[] = {
@@ -1353,41 +1368,65 @@ static const struct option rule_param_opts[] = {
     {.name = "weight", .type = T_DOUBLE, .offset = RP(weight), .dmin = 0, .flags = OPT_NO_MAX},
     {.name = "repeat_interval", .type = T_DUR_I64, .offset = RP(repeat_interval_ms), .def = "7d",
      .flags = OPT_NO_MAX},
+    {.name = "pending", .type = T_DUR_I64, .offset = RP(pending_ms), .def = "0",
+     .flags = OPT_NO_MAX},
     {.name = "factor", .type = T_DOUBLE, .offset = RP(factor),
      .dmin = 0, .flags = OPT_MIN_EXCL | OPT_NO_MAX},
     {.name = "min_orders", .type = T_U32, .offset = RP(min_orders), .imin = 2, .imax = 1000000},
     {.name = "after", .type = T_DUR_I64, .offset = RP(duration_ms), .flags = OPT_NO_MAX},
+    /* spend is kept in weekly buckets for CW_SPEND_BUCKETS weeks (customer.h) */
     {.name = "window", .type = T_DUR_I64, .offset = RP(duration_ms), .imin = 1,
-     .flags = OPT_NO_MAX},
+     .imax = CW_SPEND_WINDOW_MAX_MS},
     {.name = "drop", .type = T_DOUBLE, .offset = RP(drop),
      .dmin = 0, .dmax = 1, .flags = OPT_MIN_EXCL | OPT_MAX_EXCL},
     {.name = "older_than", .type = T_DUR_I64, .offset = RP(duration_ms), .flags = OPT_NO_MAX},
-    {.name = "at_least", .type = T_U32, .offset = RP(at_least), .imin = 1, .imax = 1000000},
+    /* at most CW_MAX_OPEN complaints are tracked per customer */
+    {.name = "at_least", .type = T_U32, .offset = RP(at_least), .imin = 1, .imax = CW_MAX_OPEN},
     {.name = "within", .type = T_DUR_I64, .offset = RP(duration_ms), .flags = OPT_NO_MAX},
     {.name = "at_most", .type = T_U32, .offset = RP(at_most), .imin = 1, .imax = 5},
     {.name = "hold", .type = T_DUR_I64, .offset = RP(duration_ms), .flags = OPT_NO_MAX},
     {0},
 };
 /* clang-format on */
-#define N_COMMON_PARAMS 3
+#define N_COMMON_PARAMS 4
 
-/* Per rule: its own keys with their defaults, and its default weight. */
+/* Per rule: its own keys with their defaults, its default weight and its default
+ * suggested action (docs/rules.md explains each). */
 static const struct rule_keys {
     const char *weight;
     struct {
         const char *name, *def;
     } key[2];
+    const char *action;
 } rule_keys[RULE__COUNT] = {
-    [RULE_ORDER_GAP] = {"30", {{"factor", "3"}, {"min_orders", "3"}}},
-    [RULE_FIRST_REPEAT_OVERDUE] = {"20", {{"after", "90d"}}},
-    [RULE_SPEND_DROP] = {"25", {{"window", "90d"}, {"drop", "0.5"}}},
-    [RULE_COMPLAINT_UNRESOLVED] = {"30", {{"older_than", "7d"}}},
-    [RULE_OPEN_COMPLAINTS] = {"20", {{"at_least", "3"}}},
-    [RULE_COMPLAINT_REOPENED] = {"25", {{NULL, NULL}}},
-    [RULE_SUPPORT_UNANSWERED] = {"20", {{"within", "2d"}}},
-    [RULE_LOW_SATISFACTION] = {"15", {{"at_most", "2"}, {"hold", "30d"}}},
-    [RULE_UNSUBSCRIBED] = {"20", {{NULL, NULL}}},
-    [RULE_MANAGER_CHANGED] = {"15", {{"hold", "60d"}}},
+    [RULE_ORDER_GAP] = {"30", {{"factor", "3"}, {"min_orders", "3"}},
+                        "Call the customer: ask how they are doing and whether anything has "
+                        "changed on their side"},
+    [RULE_FIRST_REPEAT_OVERDUE] = {"20", {{"after", "90d"}},
+                                   "Follow up on the first order: ask about the experience and "
+                                   "offer help with the next one"},
+    [RULE_SPEND_DROP] = {"25", {{"window", "90d"}, {"drop", "0.5"}},
+                         "Review the account: find out which products or sites the customer "
+                         "now buys elsewhere"},
+    [RULE_COMPLAINT_UNRESOLVED] = {"30", {{"older_than", "7d"}},
+                                   "Escalate the complaint to its owner's manager and give the "
+                                   "customer a date for the fix"},
+    [RULE_OPEN_COMPLAINTS] = {"20", {{"at_least", "3"}},
+                              "Assign one person to all open complaints and call the customer "
+                              "with a plan"},
+    [RULE_COMPLAINT_REOPENED] = {"25", {{NULL, NULL}},
+                                 "Have a senior person own the reopened complaint and confirm "
+                                 "the fix with the customer"},
+    [RULE_SUPPORT_UNANSWERED] = {"20", {{"within", "2d"}},
+                                 "Answer the ticket now, and apologise for the wait"},
+    [RULE_LOW_SATISFACTION] = {"15", {{"at_most", "2"}, {"hold", "30d"}},
+                               "Call the customer about the badly rated ticket"},
+    [RULE_UNSUBSCRIBED] = {"20", {{NULL, NULL}},
+                           "Reach out personally, not by mailing: ask what the customer "
+                           "needs"},
+    [RULE_MANAGER_CHANGED] = {"15", {{"hold", "60d"}},
+                              "Have the new account manager introduce themselves and meet the "
+                              "customer soon"},
 };
 
 /* Keys of struct rule_config set once per rule (not per tier). */
@@ -1428,6 +1467,8 @@ static void rules_defaults(struct parse *p)
         }
         for (int t = 0; t < TIER__COUNT; t++)
             p->cfg->rules[r].tier[t] = d;
+        set_text(p, "action", option_find(rule_text_opts, "action"), rule_keys[r].action,
+                 &p->cfg->rules[r]);
     }
 }
 
@@ -1566,6 +1607,10 @@ struct config *config_load_buffer(const char *name, const char *buf, size_t len,
             perr_at(&p, 1, 1, "kafka.topics", "at least one topic is required");
     }
     node_free(root);
+    if (p.cfg->watch_clear_score == 0)
+        p.cfg->watch_clear_score = p.cfg->watch_score;
+    if (p.cfg->alarm_clear_score == 0)
+        p.cfg->alarm_clear_score = p.cfg->alarm_score;
 
     if (p.n_total > 0 || p.oom) {
         errors_write(&p, errs, errs_len);

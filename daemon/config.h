@@ -79,12 +79,14 @@ struct rule_params {
     uint32_t at_least;          /* open_complaints */
     uint32_t at_most;           /* low_satisfaction */
     int64_t repeat_interval_ms; /* re-send a firing alert this often; 0 = never */
+    int64_t pending_ms;         /* the condition must hold this long before it fires */
 };
 
 struct rule_config {
     struct rule_params tier[TIER__COUNT]; /* standard, key, strategic */
     char *summary; /* owned; optional override of the built-in summary text */
-    char *action;  /* owned; optional suggested action */
+    char *action;  /* owned; suggested action added to firing alerts: the rule's built-in
+                    * text unless the config sets another (NULL: none) */
 };
 
 enum clock_mode { CLOCK_WALL, CLOCK_EVENT };
@@ -124,8 +126,10 @@ struct config {
     int64_t lateness_ms;   /* default 0 */
     size_t max_message_bytes; /* default 65536 */
     int64_t timer_interval_ms; /* how often due timers are swept; default 1000 */
-    double watch_score;    /* level watch when score >= this; default 20 */
-    double alarm_score;    /* level alarm when score >= this; default 50 */
+    double watch_score;    /* level rises to watch when score >= this; default 20 */
+    double alarm_score;    /* level rises to alarm when score >= this; default 50 */
+    double watch_clear_score; /* watch falls to ok when score < this; 0 = watch_score */
+    double alarm_clear_score; /* alarm falls when score < this; 0 = alarm_score */
     struct rule_config rules[RULE__COUNT];
 
     /* sinks: */

@@ -14,6 +14,13 @@
 #define CW_RECENT_EVENT_IDS 8 /* event_id hashes remembered for de-duplication */
 #define CW_NO_DUE INT64_MAX   /* next_due_ms when no timer is pending */
 
+/* Spend per customer is kept in fixed 7-day buckets (weeks counted from the Unix epoch,
+ * UTC) in a ring of CW_SPEND_BUCKETS weeks, in cents: spend_drop windows are measured in
+ * whole weeks and may be at most CW_SPEND_WINDOW_MAX_MS long (config.c enforces it). */
+#define CW_SPEND_BUCKET_MS (7 * 86400000LL)
+#define CW_SPEND_BUCKETS 52
+#define CW_SPEND_WINDOW_MAX_MS (CW_SPEND_BUCKETS * CW_SPEND_BUCKET_MS)
+
 struct open_item {
     uint64_t id_hash;  /* hash of complaint_id / ticket_id */
     int64_t opened_ms; /* opened (or reopened) at */
@@ -33,12 +40,25 @@ struct customer {
     char id[CW_ID_MAX + 1];
     uint8_t tier;          /* enum tier */
     uint8_t unsubscribed;
+    int64_t unsubscribed_ms; /* when it unsubscribed (valid while unsubscribed) */
     uint32_t order_count;
     int64_t first_order_ms; /* 0 when no order yet */
     int64_t last_order_ms;
     int64_t last_event_ms;
     double total_spend;
     uint64_t manager_hash; /* 0 = none known */
+    /* manager_changed: the account manager of a key/strategic customer changed; a run of
+     * changes, each within `hold` of the previous one, from since to last */
+    uint8_t manager_changed;
+    int64_t manager_since_ms, manager_last_ms;
+    /* low_satisfaction: a run of low ratings, each within `hold` of the previous one */
+    uint8_t low_rating;         /* the last low rating (1..5); 0 = none yet */
+    int64_t low_since_ms, low_last_ms;
+    /* spend_drop: cents per week; slot w % CW_SPEND_BUCKETS holds week w for the
+     * CW_SPEND_BUCKETS weeks up to the week of spend_ms (older spend is only in
+     * total_spend) */
+    int64_t spend_ms; /* latest order or cancellation applied; 0 when none */
+    uint64_t spend[CW_SPEND_BUCKETS];
     uint8_t n_complaints;
     uint8_t n_tickets;
     struct open_item complaints[CW_MAX_OPEN];
@@ -47,7 +67,7 @@ struct customer {
     uint8_t recent_pos;
     struct alert_state alerts[RULE__COUNT];
     double score;     /* risk score of the active signals */
-    uint8_t level;    /* enum risk_level (rules.h) */
+    uint8_t level;    /* enum risk_level (rules.h); with hysteresis, so it has memory */
     int64_t next_due_ms; /* earliest time a timer rule or repeat needs evaluating */
     uint8_t dirty; /* daemon only, not encoded: in its partition's list of customers to commit */
 };
@@ -55,7 +75,7 @@ struct customer {
 /* Sets `c` to the state of a customer never seen before. `id` is copied (1..128 bytes). */
 void customer_init(struct customer *c, const char *id);
 
-#define CW_CUSTOMER_ENCODED_MAX 1024
+#define CW_CUSTOMER_ENCODED_MAX 2048
 /* Encodes `c` (without its id, which is in the key) into `buf`. Returns the number of
  * bytes written, or 0 if `cap` is too small (CW_CUSTOMER_ENCODED_MAX always suffices). */
 size_t customer_encode(const struct customer *c, uint8_t *buf, size_t cap);

@@ -465,6 +465,8 @@ void pipeline_reload(struct pipeline *pl, struct config *next)
     }
     cur->watch_score = next->watch_score;
     cur->alarm_score = next->alarm_score;
+    cur->watch_clear_score = next->watch_clear_score;
+    cur->alarm_clear_score = next->alarm_clear_score;
     cur->timer_interval_ms = next->timer_interval_ms;
     cur->log_level = next->log_level;
     log_set_level((enum log_level)cur->log_level);

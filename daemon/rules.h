@@ -17,7 +17,8 @@ const char *risk_level_name(enum risk_level l);
 struct notice {
     enum rule_id rule;
     bool firing;        /* false: resolved */
-    bool repeat;        /* a rate-limited re-send of a firing alert */
+    bool repeat;        /* a re-send of a firing alert: repeat_interval, or escalation */
+    int8_t escalation;  /* a re-send because the level changed: +1 up, -1 down, else 0 */
     int64_t started_ms; /* episode start: with customer and rule, identifies the alert */
     int64_t ts_ms;      /* when the condition was detected or cleared (event time) */
     double value;       /* the measured value (e.g. days since last order) */
@@ -33,14 +34,21 @@ struct notice {
 
 /* A firing alert is re-sent every repeat_interval, at most this many times per episode. */
 #define CW_MAX_REPEATS 16
-/* per rule and call: a resolve or a fire, plus the re-sends */
-#define CW_MAX_NOTICES ((2 + CW_MAX_REPEATS) * RULE__COUNT)
+/* Per rule and call: at most a resolve, a fire and a resolve (a hold that expired), plus
+ * the repeats; and per fire or resolve, one level change re-sending the other rules. */
+#define CW_MAX_NOTICES                                                                     \
+    ((3 + CW_MAX_REPEATS) * RULE__COUNT + 3 * RULE__COUNT * (RULE__COUNT - 1))
 struct notice_list {
     int count;
     struct notice n[CW_MAX_NOTICES];
 };
 
 enum apply_result { APPLY_OK, APPLY_DUPLICATE };
+
+/* The level a customer at level `cur` moves to with risk score `score`: up as soon as a
+ * raise threshold (engine.levels.watch / alarm) is reached, down only when the score is
+ * below the clear threshold (watch_clear / alarm_clear) of the current level. */
+enum risk_level risk_level_next(const struct config *cfg, enum risk_level cur, double score);
 
 /* Applies `ev` to `c`: first advances `c` to ev->ts_ms (timer rules due by then fire),
  * then updates the state and evaluates the event-driven rules. Appends notices to `out`

@@ -3,7 +3,8 @@
 #
 # Starts a redis-server and the development broker (4 partitions per topic) on free ports,
 # writes a config from config/demo.yaml, turns tests/data/cdnow/CDNOW_sample.txt plus
-# generated complaints into one time-ordered stream, starts build/churnwatchd, and produces
+# generated complaints and a simulated population (tests/tools/simulate.c) with complaint,
+# support and account-manager stories into one time-ordered stream, starts build/churnwatchd, and produces
 # the stream at about one simulated month per second while a kcat consumer on churn-alerts prints
 # every alert as it arrives. Then it waits for the daemon to catch up (its offsets in
 # Redis cover every event and no alert has arrived for 3 s), stops it with SIGTERM and
@@ -25,6 +26,8 @@ PACE=${CW_DEMO_PACE:-0.8}
 SHOW=${CW_DEMO_SHOW:-4}
 TIMEOUT=${CW_DEMO_TIMEOUT:-60}
 TEMPLATE=config/demo.yaml
+SIMULATE=$CW_ROOT/build/simulate
+SIM_CUSTOMERS=${CW_DEMO_SIM_CUSTOMERS:-300}
 PARTITIONS=4
 
 say() {
@@ -75,9 +78,24 @@ say "redis-server on 127.0.0.1:$CW_REDIS_PORT, development broker at $CW_BROKERS
 label() {
     awk -F'\t' -v t="$1" 'BEGIN { OFS = "\t" } { print $1, t, $2, $3 }'
 }
+# The simulator's labelled population (tests/tools/simulate.c) over the same 18 months:
+# complaint, support, unsubscribe and account-manager stories that the CDNOW data lacks.
+# Its customer ids are renamed s000123 so they cannot be confused with CDNOW's c00123.
+simulated() {
+    "$SIMULATE" --customers "$SIM_CUSTOMERS" --seed 7 --start 1997-01-01 --days 545 --kafka |
+        sed 's/^c/s/; s/"customer_id":"c/"customer_id":"s/' |
+        awk -F'\t' 'BEGIN { OFS = "\t" }
+            { t = "orders"
+              if (index($2, "\"type\":\"complaint.")) t = "complaints"
+              else if (index($2, "\"type\":\"support.")) t = "support"
+              else if (index($2, "\"type\":\"customer.")) t = "customers"
+              match($2, /"ts":"[^"]*"/)
+              print substr($2, RSTART + 6, RLENGTH - 7), t, $1, $2 }'
+}
 {
     awk -v sortable=1 -f tests/tools/cdnow-events.awk "$DATA" | label orders
     awk -v sortable=1 -v complaints=1 -f tests/tools/cdnow-events.awk "$DATA" | label complaints
+    simulated
 } | LC_ALL=C sort -s -t "$CW_TAB" -k1,1 >"$D/stream.tsv" || cw_fail "cannot convert $DATA"
 awk -F'\t' -v dir="$S" '
     { m = substr($1, 1, 7)
@@ -87,13 +105,17 @@ awk -F'\t' -v dir="$S" '
           f = sprintf("%s/%05d.%s.%s", dir, n, m, topic)
       }
       print $3 "\t" $4 > f }' "$D/stream.tsv"
-N_ORDERS=$(awk -F'\t' '$2 == "orders"' "$D/stream.tsv" | wc -l | tr -d ' ')
-N_COMPLAINTS=$(awk -F'\t' '$2 == "complaints"' "$D/stream.tsv" | wc -l | tr -d ' ')
-N_TOTAL=$((N_ORDERS + N_COMPLAINTS))
+count() { awk -F'\t' -v t="$1" '$2 == t' "$D/stream.tsv" | wc -l | tr -d ' '; }
+N_ORDERS=$(count orders)
+N_COMPLAINTS=$(count complaints)
+N_SUPPORT=$(count support)
+N_CUSTOMERS=$(count customers)
+N_TOTAL=$((N_ORDERS + N_COMPLAINTS + N_SUPPORT + N_CUSTOMERS))
 FIRST=$(head -n 1 "$D/stream.tsv" | cut -c1-10)
 LAST=$(tail -n 1 "$D/stream.tsv" | cut -c1-10)
-say "stream: $N_ORDERS orders of $(basename "$DATA") + $N_COMPLAINTS generated complaint" \
-    "events, $FIRST .. $LAST"
+say "stream: $(basename "$DATA") orders + generated complaints + $SIM_CUSTOMERS simulated" \
+    "customers: $N_TOTAL events ($N_ORDERS orders, $N_COMPLAINTS complaint, $N_SUPPORT support," \
+    "$N_CUSTOMERS customer events), $FIRST .. $LAST"
 
 # --- 3. churnwatchd and the alert printer ----------------------------------------------
 cw_spawn "$D/churnwatchd.log" "$CW_BIN/churnwatchd" -c "$D/churnwatch.yaml"
@@ -153,7 +175,7 @@ month=""
 n_o=0
 n_c=0
 progress() {
-    printf 'demo: %s  +%4d orders  +%3d complaint events   (%d alerts so far)\n' \
+    printf 'demo: %s  +%4d orders  +%3d other events   (%d alerts so far)\n' \
         "$month" "$n_o" "$n_c" "$(wc -l <"$D/alerts.jsonl")"
 }
 for f in "$S"/*; do
@@ -184,7 +206,7 @@ done
 # and no alert has arrived for 3 s.
 offsets() { # prints "SUM KEYS"
     cw_redis --scan --pattern "$PREFIX:{p*}:off" | while read -r key; do
-        cw_redis HMGET "$key" orders complaints
+        cw_redis HMGET "$key" orders complaints support customers
     done | awk -v keys="$(cw_redis --scan --pattern "$PREFIX:{p*}:off" | wc -l)" \
         '{ s += $1 } END { print s + 0, keys + 0 }'
 }
@@ -241,7 +263,8 @@ cw_forget_pid "$PRINTER"
 
 echo
 say "summary"
-echo "  events produced:        $N_ORDERS orders + $N_COMPLAINTS complaint events = $N_TOTAL"
+echo "  events produced:        $N_TOTAL ($N_ORDERS orders, $N_COMPLAINTS complaint," \
+    "$N_SUPPORT support, $N_CUSTOMERS customer events)"
 echo "  offsets stored in Redis: $OFF_SUM of $N_TOTAL"
 echo "  customers with state:   $N_STATE (keys $PREFIX:{pN}:c:*)"
 echo "  churnwatchd exit:       $daemon_rc$( [ "$daemon_rc" -eq 0 ] || echo ' (expected 0)')"

@@ -202,9 +202,26 @@ Test(alerts, complaint_summary_signals_and_config_text)
     rules_apply_event(&cfg, &c, &ev, &nl);
     nl.count = 0;
     rules_advance(&cfg, &c, T0 + 66 * DAY, &nl);
-    cr_assert_eq(nl.count, 1);
+    cr_assert_eq(nl.count, 2, "the complaint and the re-sent order_gap (level up)");
     cr_assert_eq(alert_format(&cfg, &c, &nl.n[0], &l), 0);
     cJSON *j = parse_alert(&l, 0);
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(j, "escalation"), "the cause itself");
+    cJSON_Delete(j);
+
+    /* the escalation: order_gap re-sent at the complaint's time with the new level */
+    cr_assert_eq(alert_format(&cfg, &c, &nl.n[1], &l), 0);
+    j = parse_alert(&l, 1);
+    cr_assert_str_eq(str_of(j, "rule"), "order_gap");
+    cr_assert_str_eq(str_of(j, "status"), "firing");
+    cr_assert_str_eq(str_of(j, "level"), "alarm");
+    cr_assert_str_eq(str_of(j, "ts"), "2024-02-29T00:00:00.000Z");
+    cr_assert_str_eq(str_of(j, "started_at"), "2024-02-20T00:00:00.000Z");
+    cr_assert_str_eq(str_of(j, "escalation"), "up");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "repeat")));
+    cJSON_Delete(j);
+    alert_list_clear(&l);
+    cr_assert_eq(alert_format(&cfg, &c, &nl.n[0], &l), 0);
+    j = parse_alert(&l, 0);
     cr_assert_str_eq(str_of(j, "rule"), "complaint_unresolved");
     cr_assert_str_eq(str_of(j, "summary"), "complaint open for 7.0 days (limit 7)");
     cr_assert_str_eq(str_of(j, "level"), "alarm");

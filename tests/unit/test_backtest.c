@@ -369,7 +369,7 @@ static void bt_replay(bool no_alerts, char **out, size_t *out_len, char **table,
     cr_assert_eq(err_len, 0, "%s", err_buf);
     free(err_buf);
     cr_assert_eq(st.accepted, 18);
-    cr_assert_eq(st.alerts_firing, 4);
+    cr_assert_eq(st.alerts_firing, 5); /* 4 episodes + 1 escalation re-send (c3 reaches alarm) */
     cr_assert_eq(st.alerts_resolved, 1);
 
     struct backtest_report rep;
@@ -423,7 +423,7 @@ Test(backtest, replay_labels_with_alerts_same_report)
     int lines = 0;
     for (char *p = out; (p = strchr(p, '\n')) != NULL; p++)
         lines++;
-    cr_assert_eq(lines, 5, "%s", out);
+    cr_assert_eq(lines, 6, "%s", out); /* 5 episodes + c3's escalation */
     cr_assert_str_eq(table, bt_table);
     free(out);
     free(table);

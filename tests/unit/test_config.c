@@ -120,6 +120,8 @@ Test(config, full_file_values)
     cr_assert_eq(cfg->timer_interval_ms, 250);
     cr_assert_float_eq(cfg->watch_score, 10.5, 1e-9);
     cr_assert_float_eq(cfg->alarm_score, 40, 1e-9);
+    cr_assert_float_eq(cfg->watch_clear_score, 5, 1e-9);
+    cr_assert_float_eq(cfg->alarm_clear_score, 30.5, 1e-9);
 
     /* order_gap: tiers come first in the file but start from the rule's own values. */
     const struct rule_config *og = &cfg->rules[RULE_ORDER_GAP];
@@ -145,6 +147,11 @@ Test(config, full_file_values)
     cr_assert_eq(sd->tier[TIER_KEY].duration_ms, 56 * DAY_MS);
     cr_assert_float_eq(sd->tier[TIER_KEY].drop, 0.3, 1e-9);
     cr_assert_null(sd->summary);
+    cr_assert_eq(sd->tier[TIER_STANDARD].pending_ms, 3600000LL);
+    cr_assert_eq(sd->tier[TIER_STRATEGIC].pending_ms, 3600000LL);
+    cr_assert_eq(sd->tier[TIER_KEY].pending_ms, 2 * DAY_MS, "tier override of pending");
+    cr_assert_not_null(sd->action, "built-in action");
+    cr_assert_null(cfg->rules[RULE_UNSUBSCRIBED].action, "action: \"\" removes it");
     const struct rule_params *ls = &cfg->rules[RULE_LOW_SATISFACTION].tier[TIER_STANDARD];
     cr_assert_eq(ls->at_most, 1);
     cr_assert_eq(ls->duration_ms, 12 * 3600000LL);
@@ -210,6 +217,8 @@ Test(config, defaults)
     cr_assert_eq(cfg->timer_interval_ms, 1000);
     cr_assert_float_eq(cfg->watch_score, 20, 1e-9);
     cr_assert_float_eq(cfg->alarm_score, 50, 1e-9);
+    cr_assert_float_eq(cfg->watch_clear_score, 20, 1e-9, "clear defaults to raise");
+    cr_assert_float_eq(cfg->alarm_clear_score, 50, 1e-9);
     cr_assert(cfg->sink_log);
     cr_assert_eq(cfg->log_level, LOG_LVL_INFO);
 
@@ -221,7 +230,9 @@ Test(config, defaults)
         cr_assert_eq(rp->duration_ms, rules[i].duration_ms, "%s", rule_name(rules[i].rule));
         cr_assert_eq(rp->repeat_interval_ms, 7 * DAY_MS);
         cr_assert_null(rc->summary);
-        cr_assert_null(rc->action);
+        cr_assert_not_null(rc->action, "%s has a built-in action", rule_name(rules[i].rule));
+        cr_assert_gt(strlen(rc->action), 10);
+        cr_assert_eq(rp->pending_ms, 0);
         for (int t = 1; t < TIER__COUNT; t++)
             cr_assert_eq(memcmp(&rc->tier[t], rp, sizeof *rp), 0, "%s tier %d",
                          rule_name(rules[i].rule), t);
@@ -275,7 +286,7 @@ Test(config, demo_config_after_substitution)
     cr_assert_not_null(config_topic(cfg, "customers"));
     const struct rule_params *og = &cfg->rules[RULE_ORDER_GAP].tier[TIER_KEY];
     cr_assert_float_eq(og->factor, 3, 1e-9);
-    cr_assert_eq(og->min_orders, 3);
+    cr_assert_eq(og->min_orders, 2);
     cr_assert_eq(og->repeat_interval_ms, 0);
     const struct rule_params *cu = &cfg->rules[RULE_COMPLAINT_UNRESOLVED].tier[TIER_STRATEGIC];
     cr_assert_eq(cu->duration_ms, 14 * DAY_MS);
@@ -299,6 +310,7 @@ static const char *const cfgtest_golden_names[] = {
     "bad-no-topics",   "bad-pointer",      "bad-range",        "bad-rule-key",  "bad-section-type",
     "bad-strings",     "bad-syntax",       "bad-syntax-quote", "bad-top-level", "bad-topics",
     "bad-unknown-key", "bad-unknown-rule", "bad-unknown-tier", "bad-utf8",      "bad-wrong-type",
+    "bad-levels-clear", "bad-new-keys",
 };
 #define CFGTEST_N_GOLDEN (sizeof cfgtest_golden_names / sizeof cfgtest_golden_names[0])
 

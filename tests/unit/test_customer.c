@@ -20,6 +20,17 @@ static void fill_rich(struct customer *c)
     c->last_event_ms = 1700000999999LL;
     c->total_spend = 98765.4321;
     c->manager_hash = 0xfedcba9876543210ULL;
+    c->unsubscribed_ms = -86400000LL;
+    c->manager_changed = 1;
+    c->manager_since_ms = 1690000000000LL;
+    c->manager_last_ms = 1691000000000LL;
+    c->low_rating = 2;
+    c->low_since_ms = 0;
+    c->low_last_ms = INT64_MAX; /* the longest span there can be */
+    c->spend_ms = 1700000000123LL;
+    for (int i = 0; i < CW_SPEND_BUCKETS; i += 3)
+        c->spend[i] = (uint64_t)i * 100003u + 1;
+    c->spend[CW_SPEND_BUCKETS - 1] = UINT64_MAX;
     c->n_complaints = CW_MAX_OPEN;
     for (int i = 0; i < CW_MAX_OPEN; i++) {
         c->complaints[i].id_hash = 0x1000 + (uint64_t)i * 0x9e3779b97f4a7c15ULL;
@@ -54,6 +65,16 @@ static void assert_same(const struct customer *a, const struct customer *b)
     cr_assert_eq(a->last_event_ms, b->last_event_ms);
     cr_assert(memcmp(&a->total_spend, &b->total_spend, sizeof(double)) == 0);
     cr_assert_eq(a->manager_hash, b->manager_hash);
+    cr_assert_eq(a->unsubscribed_ms, b->unsubscribed_ms);
+    cr_assert_eq(a->manager_changed, b->manager_changed);
+    cr_assert_eq(a->manager_since_ms, b->manager_since_ms);
+    cr_assert_eq(a->manager_last_ms, b->manager_last_ms);
+    cr_assert_eq(a->low_rating, b->low_rating);
+    cr_assert_eq(a->low_since_ms, b->low_since_ms);
+    cr_assert_eq(a->low_last_ms, b->low_last_ms);
+    cr_assert_eq(a->spend_ms, b->spend_ms);
+    for (int i = 0; i < CW_SPEND_BUCKETS; i++)
+        cr_assert_eq(a->spend[i], b->spend[i], "spend bucket %d", i);
     cr_assert_eq(a->n_complaints, b->n_complaints);
     cr_assert_eq(a->n_tickets, b->n_tickets);
     for (int i = 0; i < a->n_complaints; i++) {
@@ -103,7 +124,7 @@ Test(customer, round_trip_rich_state)
     fill_rich(&a);
     size_t n = customer_encode(&a, buf, sizeof buf);
     cr_assert_gt(n, 0);
-    cr_assert_eq(buf[0], 1, "version byte");
+    cr_assert_eq(buf[0], 2, "version byte");
     cr_assert_eq(customer_decode(&b, a.id, buf, n), 0);
     assert_same(&a, &b);
     /* encoding is canonical: the decoded state encodes to the same bytes */
@@ -135,6 +156,10 @@ Test(customer, worst_case_fits_the_maximum)
         a.alerts[r] = (struct alert_state){1, INT64_MIN, INT64_MIN, UINT32_MAX};
     a.first_order_ms = a.last_order_ms = a.last_event_ms = INT64_MIN;
     a.next_due_ms = CW_NO_DUE;
+    a.unsubscribed_ms = a.spend_ms = a.manager_since_ms = INT64_MIN;
+    a.manager_last_ms = -1;
+    for (int i = 0; i < CW_SPEND_BUCKETS; i++)
+        a.spend[i] = UINT64_MAX;
     size_t n = customer_encode(&a, buf, sizeof buf);
     cr_assert_gt(n, 0);
     /* too small a buffer: 0, never an overflow */
@@ -169,9 +194,11 @@ Test(customer, garbage_rejected)
 
     buf[n] = 0; /* trailing byte */
     cr_assert_eq(customer_decode(&b, "x", buf, n + 1), -1);
-    buf[0] = 2; /* unknown version */
+    buf[0] = 3; /* unknown version */
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
-    buf[0] = 1;
+    buf[0] = 1; /* the version before the second milestone: rejected, state restarts */
+    cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
+    buf[0] = 2;
     buf[2] = TIER__COUNT; /* tier out of range */
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
     buf[2] = TIER_STRATEGIC;
@@ -181,7 +208,7 @@ Test(customer, garbage_rejected)
     cr_assert_eq(customer_decode(&b, "x", buf, n), 0);
 
     /* an over-long varint: 11 continuation bytes */
-    uint8_t bad[16] = {1, 0, 0};
+    uint8_t bad[16] = {2, 0, 0};
     memset(bad + 3, 0xff, 11);
     cr_assert_eq(customer_decode(&b, "x", bad, 14), -1);
 
@@ -210,7 +237,7 @@ Test(customer, garbage_rejected)
             buf[(seed >> 8) % len] ^= (uint8_t)(seed >> 20);
         }
         if (round % 2)
-            buf[0] = 1;
+            buf[0] = 2;
         uint8_t *copy = malloc(len);
         memcpy(copy, buf, len);
         int rc = customer_decode(&b, "z", copy, len);
@@ -220,9 +247,77 @@ Test(customer, garbage_rejected)
             cr_assert_leq(b.n_tickets, CW_MAX_OPEN);
             cr_assert_lt(b.tier, TIER__COUNT);
             cr_assert_lt(b.recent_pos, CW_RECENT_EVENT_IDS);
+            cr_assert_leq(b.low_rating, 5);
+            cr_assert_geq(b.low_last_ms, b.low_since_ms);
+            cr_assert_geq(b.manager_last_ms, b.manager_since_ms);
         }
         free(copy);
     }
+}
+
+/* The encoding of the richer state: each new part is checked on decoding. */
+Test(customer, new_parts_validated)
+{
+    struct customer a, b;
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
+    size_t n;
+
+    /* a low rating must be 1..5: find the byte after the flags-selected parts by
+     * encoding a customer with only that part */
+    customer_init(&a, "v");
+    a.low_rating = 1;
+    a.low_since_ms = 10;
+    a.low_last_ms = 20;
+    n = customer_encode(&a, buf, sizeof buf);
+    cr_assert_eq(buf[1], 0x20, "only the low-rating flag");
+    size_t at = 3 + 1 + 3 + 8 + 8; /* version, flags, tier, count, 3 times, spend, manager */
+    cr_assert_eq(buf[at], 1);
+    cr_assert_eq(customer_decode(&b, "v", buf, n), 0);
+    cr_assert_eq(b.low_last_ms, 20);
+    buf[at] = 6;
+    cr_assert_eq(customer_decode(&b, "v", buf, n), -1);
+    buf[at] = 0;
+    cr_assert_eq(customer_decode(&b, "v", buf, n), -1);
+
+    /* spend: a bucket mask beyond CW_SPEND_BUCKETS, or an empty bucket written */
+    customer_init(&a, "w");
+    a.spend_ms = 1000;
+    a.spend[0] = 5;
+    n = customer_encode(&a, buf, sizeof buf);
+    cr_assert_eq(buf[1], 0x40);
+    /* spend_ms 1000 is zigzag 2000: 2 bytes; then the mask (1), then the bucket (5) */
+    cr_assert_eq(buf[at + 2], 1);
+    cr_assert_eq(buf[at + 3], 5);
+    cr_assert_eq(customer_decode(&b, "w", buf, n), 0);
+    cr_assert_eq(b.spend[0], 5);
+    buf[at + 3] = 0;
+    cr_assert_eq(customer_decode(&b, "w", buf, n), -1, "an empty bucket is never written");
+    buf[at + 3] = 5;
+    uint8_t big[CW_CUSTOMER_ENCODED_MAX];
+    memcpy(big, buf, at + 2);
+    size_t m = at + 2;
+    /* mask with bit CW_SPEND_BUCKETS set: varint of 1 << 52 */
+    uint64_t mask = 1ull << CW_SPEND_BUCKETS;
+    while (mask >= 0x80) {
+        big[m++] = (uint8_t)(mask | 0x80);
+        mask >>= 7;
+    }
+    big[m++] = (uint8_t)mask;
+    memcpy(big + m, buf + at + 3, n - (at + 3));
+    m += n - (at + 3);
+    cr_assert_eq(customer_decode(&b, "w", big, m), -1);
+
+    /* the state's level is kept: the level has memory (hysteresis) */
+    customer_init(&a, "l");
+    a.level = LEVEL_ALARM;
+    a.score = 10;
+    n = customer_encode(&a, buf, sizeof buf);
+    cr_assert_eq(customer_decode(&b, "l", buf, n), 0);
+    cr_assert_eq(b.level, LEVEL_ALARM);
+    /* the level byte is followed by next_due_ms (CW_NO_DUE: a 10-byte varint) */
+    cr_assert_eq(buf[n - 11], LEVEL_ALARM);
+    buf[n - 11] = LEVEL_ALARM + 1;
+    cr_assert_eq(customer_decode(&b, "l", buf, n), -1);
 }
 
 Test(customer, hash64)

@@ -1,6 +1,10 @@
-/* test_rules.c — rules_apply_event / rules_advance: order_gap, complaint_unresolved, the
- * alert lifecycle (fire, repeat, resolve), de-duplication, score and level, tiers. */
+/* test_rules.c — rules_apply_event / rules_advance: every rule (fires, stays quiet,
+ * resolves), the alert lifecycle (fire, repeat, resolve), pending times, de-duplication,
+ * score and level with hysteresis, escalation notices, tiers, and determinism (evaluation
+ * times and restarts through the encoding do not change the alerts). */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,10 +15,10 @@
 #define DAY 86400000LL
 #define T0 1704067200000LL /* 2024-01-01T00:00:00Z */
 
-/* A config with every rule enabled at its defaults (weights: order_gap 30,
- * complaint_unresolved 30, others 20; factor 3, min_orders 3, older_than 7d),
- * no repeats, levels watch 20 / alarm 50. */
-static void rules_test_config(struct config *cfg)
+/* A config with every rule enabled (weights: order_gap 30, complaint_unresolved 30,
+ * others 20; factor 3, min_orders 3, older_than 7d, other durations 30d), no repeats,
+ * levels watch 20 / alarm 50 (clear thresholds as the raise ones). */
+static void rules_all_config(struct config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->watch_score = 20;
@@ -39,6 +43,20 @@ static void rules_test_config(struct config *cfg)
         cfg->rules[RULE_COMPLAINT_UNRESOLVED].tier[t].weight = 30;
         cfg->rules[RULE_COMPLAINT_UNRESOLVED].tier[t].duration_ms = 7 * DAY;
     }
+}
+
+static void rule_enable(struct config *cfg, enum rule_id r, bool on)
+{
+    for (int t = 0; t < TIER__COUNT; t++)
+        cfg->rules[r].tier[t].enabled = on;
+}
+
+/* The first milestone's tests: only order_gap and complaint_unresolved enabled. */
+static void rules_test_config(struct config *cfg)
+{
+    rules_all_config(cfg);
+    for (int r = 0; r < RULE__COUNT; r++)
+        rule_enable(cfg, (enum rule_id)r, r == RULE_ORDER_GAP || r == RULE_COMPLAINT_UNRESOLVED);
 }
 
 static void set_all_tiers(struct config *cfg, enum rule_id r, int64_t repeat_ms)
@@ -291,9 +309,10 @@ Test(rules, repeats_at_the_interval_and_always_resolves)
     int64_t due = T0 + 50 * DAY;
     cr_assert_eq(advance(&cfg, &c, due + 1), 1);
     cr_assert(!nl.n[0].repeat);
-    cr_assert_eq(c.next_due_ms, due + 2 * DAY, "next repeat");
-    cr_assert_eq(advance(&cfg, &c, due + 2 * DAY - 1), 0);
-    cr_assert_eq(advance(&cfg, &c, due + 2 * DAY), 1);
+    /* like a timer, a repeat dated T is sent by an evaluation after T */
+    cr_assert_eq(c.next_due_ms, due + 2 * DAY + 1, "next repeat");
+    cr_assert_eq(advance(&cfg, &c, due + 2 * DAY), 0);
+    cr_assert_eq(advance(&cfg, &c, due + 2 * DAY + 1), 1);
     struct notice *n = &nl.n[0];
     cr_assert(n->firing);
     cr_assert(n->repeat);
@@ -301,7 +320,7 @@ Test(rules, repeats_at_the_interval_and_always_resolves)
     cr_assert_eq(n->started_ms, due, "same episode");
     cr_assert(near(n->value, 32));
     cr_assert_eq(c.alerts[RULE_ORDER_GAP].repeats, 1);
-    cr_assert_eq(c.next_due_ms, due + 4 * DAY);
+    cr_assert_eq(c.next_due_ms, due + 4 * DAY + 1);
     /* a late sweep sends every repeat time reached, so the alerts do not depend on how
      * often the customer is evaluated */
     cr_assert_eq(advance(&cfg, &c, due + 9 * DAY), 3);
@@ -309,7 +328,7 @@ Test(rules, repeats_at_the_interval_and_always_resolves)
     cr_assert_eq(nl.n[1].ts_ms, due + 6 * DAY);
     cr_assert_eq(nl.n[2].ts_ms, due + 8 * DAY);
     cr_assert_eq(c.alerts[RULE_ORDER_GAP].repeats, 4);
-    cr_assert_eq(c.next_due_ms, due + 10 * DAY);
+    cr_assert_eq(c.next_due_ms, due + 10 * DAY + 1);
     /* an order: a repeat due by then first, then the resolved notice */
     cr_assert_eq(apply(&cfg, &c, mk(EV_ORDER, due + 11 * DAY, "o", 1, NULL)), 2);
     cr_assert(nl.n[0].repeat);
@@ -368,16 +387,26 @@ Test(rules, score_and_level)
     cr_assert(near(c.score, 30));
     cr_assert_eq(c.level, LEVEL_WATCH);
     cr_assert_eq(c.next_due_ms, T0 + 50 * DAY + 1);
-    cr_assert_eq(advance(&cfg, &c, T0 + 51 * DAY), 1);
+    /* order_gap raises the level: complaint_unresolved is re-sent with it */
+    cr_assert_eq(advance(&cfg, &c, T0 + 51 * DAY), 2);
+    cr_assert_eq(nl.n[0].rule, RULE_ORDER_GAP);
+    cr_assert_eq(nl.n[0].level, LEVEL_ALARM);
+    cr_assert_eq(nl.n[1].rule, RULE_COMPLAINT_UNRESOLVED);
+    cr_assert_eq(nl.n[1].escalation, 1);
     cr_assert(near(c.score, 60));
     cr_assert_eq(c.level, LEVEL_ALARM);
-    /* watch below 20, alarm from 50 on */
+    /* watch below 20, alarm from 50 on; a reload of the thresholds moves the level at the
+     * next evaluation, and both active alerts are re-sent at that time */
     cfg.alarm_score = 61;
-    advance(&cfg, &c, T0 + 52 * DAY);
+    cr_assert_eq(advance(&cfg, &c, T0 + 52 * DAY), 2);
     cr_assert_eq(c.level, LEVEL_WATCH);
+    cr_assert_eq(nl.n[0].escalation, -1);
+    cr_assert_eq(nl.n[0].ts_ms, T0 + 52 * DAY);
+    cr_assert_eq(nl.n[1].escalation, -1);
     cfg.watch_score = 61;
-    advance(&cfg, &c, T0 + 52 * DAY);
+    cr_assert_eq(advance(&cfg, &c, T0 + 52 * DAY), 2);
     cr_assert_eq(c.level, LEVEL_OK);
+    cr_assert_eq(advance(&cfg, &c, T0 + 53 * DAY), 0, "no change, no notice");
 }
 
 Test(rules, several_notices_ordered_by_ts_then_rule)
@@ -390,11 +419,19 @@ Test(rules, several_notices_ordered_by_ts_then_rule)
     order(&cfg, &c, T0 + 10 * DAY);
     order(&cfg, &c, T0 + 20 * DAY);             /* order_gap due at day 50 */
     apply(&cfg, &c, mk(EV_COMPLAINT_OPENED, T0 + 40 * DAY, "k", 0, NULL)); /* due day 47 */
-    cr_assert_eq(advance(&cfg, &c, T0 + 60 * DAY), 2);
+    cr_assert_eq(advance(&cfg, &c, T0 + 60 * DAY), 3);
     cr_assert_eq(nl.n[0].rule, RULE_COMPLAINT_UNRESOLVED);
     cr_assert_eq(nl.n[0].ts_ms, T0 + 47 * DAY);
+    cr_assert_eq(nl.n[0].level, LEVEL_WATCH);
     cr_assert_eq(nl.n[1].rule, RULE_ORDER_GAP);
     cr_assert_eq(nl.n[1].ts_ms, T0 + 50 * DAY);
+    cr_assert_eq(nl.n[1].level, LEVEL_ALARM);
+    /* the level change re-sends the other active alert right after its cause */
+    cr_assert_eq(nl.n[2].rule, RULE_COMPLAINT_UNRESOLVED);
+    cr_assert_eq(nl.n[2].ts_ms, T0 + 50 * DAY);
+    cr_assert_eq(nl.n[2].started_ms, T0 + 47 * DAY);
+    cr_assert(nl.n[2].repeat);
+    cr_assert_eq(nl.n[2].escalation, 1);
 
     /* same due time: rule order */
     customer_init(&c, "c1");
@@ -402,7 +439,7 @@ Test(rules, several_notices_ordered_by_ts_then_rule)
     order(&cfg, &c, T0 + 10 * DAY);
     order(&cfg, &c, T0 + 20 * DAY);
     apply(&cfg, &c, mk(EV_COMPLAINT_OPENED, T0 + 43 * DAY, "k", 0, NULL)); /* due day 50 */
-    cr_assert_eq(advance(&cfg, &c, T0 + 60 * DAY), 2);
+    cr_assert_eq(advance(&cfg, &c, T0 + 60 * DAY), 3);
     cr_assert_eq(nl.n[0].rule, RULE_ORDER_GAP);
     cr_assert_eq(nl.n[1].rule, RULE_COMPLAINT_UNRESOLVED);
     cr_assert_eq(nl.n[0].ts_ms, nl.n[1].ts_ms);
@@ -504,7 +541,7 @@ Test(rules, tracked_state_without_rules)
     cr_assert_eq(c.unsubscribed, 0, "an order undoes the unsubscribe");
     cr_assert_eq(c.last_event_ms, T0 + 6);
 
-    /* none of the rules of the next milestone fires */
+    /* with their rules disabled, none of them fires */
     advance(&cfg, &c, T0 + 1000 * DAY);
     for (int r = 0; r < RULE__COUNT; r++)
         if (r != RULE_ORDER_GAP && r != RULE_COMPLAINT_UNRESOLVED)
@@ -535,4 +572,570 @@ Test(rules, each_notice_carries_its_own_risk)
     cr_assert_eq(clear->level, LEVEL_OK);
     cr_assert_eq(clear->signals, 0u);
     cr_assert_eq(c.score, 0);
+}
+
+/* ==== the rules of the second milestone: a table of scripts ==== */
+
+#define ADVANCE (-1)
+#define RT_MAX_STEPS 10
+
+struct rt_step {
+    bool used;
+    int kind;   /* enum event_type, or ADVANCE */
+    double day; /* days after T0 */
+    char ref[8];
+    double amount;
+    int sat;     /* support.closed satisfaction */
+    int tier;    /* customer.updated tier, -1 = none */
+    char mgr[8]; /* customer.updated account manager, "" = none */
+};
+
+/* Criterion runs each case in a new process: parameters hold no pointers. */
+struct rt_case {
+    char name[40];
+    enum rule_id rule;
+    struct rt_step step[RT_MAX_STEPS];
+    int fires, resolves; /* notices of the rule (repeats not counted) */
+    bool active;         /* at the end */
+    double fire_day;     /* ts of the first firing notice, or -1 */
+    double resolve_day;  /* ts of the first resolved notice, or -1 */
+};
+
+#define EV(k, d, r, a) {1, (k), (d), r, (a), 0, -1, ""}
+#define ADV(d) {1, ADVANCE, (d), "", 0, 0, -1, ""}
+#define CLOSED(d, r, s) {1, EV_SUPPORT_CLOSED, (d), r, 0, (s), -1, ""}
+#define UPD(d, t, m) {1, EV_CUSTOMER_UPDATED, (d), "", 0, 0, (t), m}
+
+/* Thresholds of the script tables; weights 10 (levels do not matter here). */
+static void rt_config(struct config *cfg)
+{
+    rules_all_config(cfg);
+    for (int r = 0; r < RULE__COUNT; r++)
+        for (int t = 0; t < TIER__COUNT; t++)
+            cfg->rules[r].tier[t].weight = 10;
+    for (int t = 0; t < TIER__COUNT; t++) {
+        cfg->rules[RULE_FIRST_REPEAT_OVERDUE].tier[t].duration_ms = 30 * DAY;
+        cfg->rules[RULE_SPEND_DROP].tier[t].duration_ms = 28 * DAY;
+        cfg->rules[RULE_SPEND_DROP].tier[t].drop = 0.5;
+        cfg->rules[RULE_OPEN_COMPLAINTS].tier[t].at_least = 2;
+        cfg->rules[RULE_SUPPORT_UNANSWERED].tier[t].duration_ms = 2 * DAY;
+        cfg->rules[RULE_LOW_SATISFACTION].tier[t].at_most = 2;
+        cfg->rules[RULE_LOW_SATISFACTION].tier[t].duration_ms = 10 * DAY;
+        cfg->rules[RULE_MANAGER_CHANGED].tier[t].duration_ms = 20 * DAY;
+    }
+}
+
+static int64_t rt_ms(double day)
+{
+    return T0 + llround(day * (double)DAY);
+}
+
+static struct event rt_event(const struct rt_step *s)
+{
+    struct event ev = mk((enum event_type)s->kind, rt_ms(s->day), s->ref, s->amount, NULL);
+    ev.satisfaction = s->sat;
+    ev.tier = s->tier;
+    if (s->mgr[0] != '\0') {
+        ev.has_account_manager = 1;
+        snprintf(ev.account_manager, sizeof ev.account_manager, "%s", s->mgr);
+    }
+    return ev;
+}
+
+static struct rt_case rt_cases[] = {
+    /* first_repeat_overdue: after 30d */
+    {"first_repeat fires", RULE_FIRST_REPEAT_OVERDUE, {EV(EV_ORDER, 0, "o1", 10), ADV(31)},
+     1, 0, true, 30, -1},
+    {"first_repeat quiet", RULE_FIRST_REPEAT_OVERDUE,
+     {EV(EV_ORDER, 0, "o1", 10), EV(EV_ORDER, 29, "o2", 10), ADV(400)}, 0, 0, false, -1, -1},
+    {"first_repeat resolves", RULE_FIRST_REPEAT_OVERDUE,
+     {EV(EV_ORDER, 0, "o1", 10), ADV(31), EV(EV_ORDER, 40, "o2", 10)}, 1, 1, false, 30, 40},
+    /* spend_drop: window 28d, drop 0.5 */
+    {"spend_drop fires on an order", RULE_SPEND_DROP,
+     {EV(EV_ORDER, 0, "o1", 1000), EV(EV_ORDER, 7, "o2", 1000), EV(EV_ORDER, 70, "o3", 10)},
+     1, 0, true, 70, -1},
+    {"spend_drop quiet", RULE_SPEND_DROP,
+     {EV(EV_ORDER, 0, "o1", 1000), EV(EV_ORDER, 7, "o2", 1000), EV(EV_ORDER, 60, "o3", 1000),
+      ADV(400)},
+     0, 0, false, -1, -1},
+    {"spend_drop quiet without history", RULE_SPEND_DROP,
+     {EV(EV_ORDER, 0, "o1", 1000), EV(EV_ORDER, 30, "o2", 10), ADV(40)}, 0, 0, false, -1, -1},
+    {"spend_drop resolves", RULE_SPEND_DROP,
+     {EV(EV_ORDER, 0, "o1", 1000), EV(EV_ORDER, 7, "o2", 1000), EV(EV_ORDER, 70, "o3", 10),
+      EV(EV_ORDER, 75, "o4", 3000)},
+     1, 1, false, 70, 75},
+    {"spend_drop fires on a cancellation", RULE_SPEND_DROP,
+     {EV(EV_ORDER, 0, "o1", 1000), EV(EV_ORDER, 7, "o2", 1000), EV(EV_ORDER, 60, "o3", 1000),
+      EV(EV_ORDER_CANCELLED, 62, "o3", 990)},
+     1, 0, true, 62, -1},
+    /* open_complaints: at least 2 */
+    {"open_complaints fires", RULE_OPEN_COMPLAINTS,
+     {EV(EV_COMPLAINT_OPENED, 0, "k1", 0), EV(EV_COMPLAINT_OPENED, 1, "k2", 0)}, 1, 0, true, 1,
+     -1},
+    {"open_complaints quiet", RULE_OPEN_COMPLAINTS,
+     {EV(EV_COMPLAINT_OPENED, 0, "k1", 0), EV(EV_COMPLAINT_RESOLVED, 1, "k1", 0),
+      EV(EV_COMPLAINT_OPENED, 2, "k2", 0), EV(EV_COMPLAINT_OPENED, 2, "k2", 0)},
+     0, 0, false, -1, -1},
+    {"open_complaints resolves", RULE_OPEN_COMPLAINTS,
+     {EV(EV_COMPLAINT_OPENED, 0, "k1", 0), EV(EV_COMPLAINT_OPENED, 1, "k2", 0),
+      EV(EV_COMPLAINT_RESOLVED, 3, "k1", 0)},
+     1, 1, false, 1, 3},
+    /* complaint_reopened */
+    {"complaint_reopened fires", RULE_COMPLAINT_REOPENED,
+     {EV(EV_COMPLAINT_OPENED, 0, "k1", 0), EV(EV_COMPLAINT_RESOLVED, 1, "k1", 0),
+      EV(EV_COMPLAINT_REOPENED, 2, "k1", 0)},
+     1, 0, true, 2, -1},
+    {"complaint_reopened quiet", RULE_COMPLAINT_REOPENED,
+     {EV(EV_COMPLAINT_OPENED, 0, "k1", 0), EV(EV_COMPLAINT_REOPENED, 1, "k1", 0), ADV(5)}, 0, 0,
+     false, -1, -1},
+    {"complaint_reopened resolves", RULE_COMPLAINT_REOPENED,
+     {EV(EV_COMPLAINT_OPENED, 0, "k1", 0), EV(EV_COMPLAINT_RESOLVED, 1, "k1", 0),
+      EV(EV_COMPLAINT_REOPENED, 2, "k1", 0), EV(EV_COMPLAINT_RESOLVED, 3, "k1", 0)},
+     1, 1, false, 2, 3},
+    /* support_unanswered: within 2d */
+    {"support_unanswered fires", RULE_SUPPORT_UNANSWERED,
+     {EV(EV_SUPPORT_OPENED, 0, "t1", 0), ADV(3)}, 1, 0, true, 2, -1},
+    {"support_unanswered quiet", RULE_SUPPORT_UNANSWERED,
+     {EV(EV_SUPPORT_OPENED, 0, "t1", 0), EV(EV_SUPPORT_REPLIED, 1.9, "t1", 0), ADV(30)}, 0, 0,
+     false, -1, -1},
+    {"support_unanswered resolves", RULE_SUPPORT_UNANSWERED,
+     {EV(EV_SUPPORT_OPENED, 0, "t1", 0), ADV(3), CLOSED(4, "t1", 0)}, 1, 1, false, 2, 4},
+    {"support_unanswered replied", RULE_SUPPORT_UNANSWERED,
+     {EV(EV_SUPPORT_OPENED, 0, "t1", 0), ADV(3), EV(EV_SUPPORT_REPLIED, 3.5, "t1", 0)}, 1, 1,
+     false, 2, 3.5},
+    /* low_satisfaction: at most 2, hold 10d */
+    {"low_satisfaction fires", RULE_LOW_SATISFACTION, {CLOSED(0, "t1", 1)}, 1, 0, true, 0, -1},
+    {"low_satisfaction quiet", RULE_LOW_SATISFACTION,
+     {CLOSED(0, "t1", 3), CLOSED(1, "t2", 0), ADV(30)}, 0, 0, false, -1, -1},
+    {"low_satisfaction resolves", RULE_LOW_SATISFACTION, {CLOSED(0, "t1", 2), ADV(11)}, 1, 1,
+     false, 0, 10},
+    {"low_satisfaction renewed", RULE_LOW_SATISFACTION,
+     {CLOSED(0, "t1", 2), CLOSED(8, "t2", 1), ADV(17)}, 1, 0, true, 0, -1},
+    {"low_satisfaction renewed ends", RULE_LOW_SATISFACTION,
+     {CLOSED(0, "t1", 2), CLOSED(8, "t2", 1), ADV(40)}, 1, 1, false, 0, 18},
+    /* unsubscribed */
+    {"unsubscribed fires", RULE_UNSUBSCRIBED, {EV(EV_CUSTOMER_UNSUBSCRIBED, 1, "", 0)}, 1, 0,
+     true, 1, -1},
+    {"unsubscribed quiet", RULE_UNSUBSCRIBED, {EV(EV_ORDER, 1, "o1", 5), ADV(100)}, 0, 0, false,
+     -1, -1},
+    {"unsubscribed resolves", RULE_UNSUBSCRIBED,
+     {EV(EV_CUSTOMER_UNSUBSCRIBED, 1, "", 0), EV(EV_ORDER, 5, "o1", 5)}, 1, 1, false, 1, 5},
+    {"unsubscribed earlier order", RULE_UNSUBSCRIBED,
+     {EV(EV_CUSTOMER_UNSUBSCRIBED, 5, "", 0), EV(EV_ORDER, 4, "o1", 5)}, 1, 0, true, 5, -1},
+    /* manager_changed: key/strategic only, hold 20d */
+    {"manager_changed fires", RULE_MANAGER_CHANGED,
+     {UPD(0, TIER_KEY, "ann"), UPD(5, -1, "bob")}, 1, 0, true, 5, -1},
+    {"manager_changed quiet standard", RULE_MANAGER_CHANGED,
+     {UPD(0, -1, "ann"), UPD(5, -1, "bob"), ADV(6)}, 0, 0, false, -1, -1},
+    {"manager_changed quiet first", RULE_MANAGER_CHANGED,
+     {UPD(0, TIER_STRATEGIC, ""), UPD(1, -1, "ann"), UPD(2, -1, "ann"), ADV(6)}, 0, 0, false, -1,
+     -1},
+    {"manager_changed resolves", RULE_MANAGER_CHANGED,
+     {UPD(0, TIER_STRATEGIC, "ann"), UPD(5, -1, "bob"), ADV(26)}, 1, 1, false, 5, 25},
+};
+
+ParameterizedTestParameters(rules_each, script)
+{
+    return cr_make_param_array(struct rt_case, rt_cases, sizeof rt_cases / sizeof rt_cases[0]);
+}
+
+ParameterizedTest(struct rt_case *k, rules_each, script)
+{
+    struct config cfg;
+    struct customer c;
+    rt_config(&cfg);
+    customer_init(&c, "c1");
+    int fires = 0, resolves = 0;
+    int64_t fire_ts = -1, resolve_ts = -1;
+    for (int i = 0; i < RT_MAX_STEPS && k->step[i].used; i++) {
+        const struct rt_step *s = &k->step[i];
+        if (s->kind == ADVANCE)
+            advance(&cfg, &c, rt_ms(s->day));
+        else
+            apply(&cfg, &c, rt_event(s));
+        for (int j = 0; j < nl.count; j++) {
+            const struct notice *n = &nl.n[j];
+            if (n->rule != k->rule || n->repeat)
+                continue;
+            if (n->firing) {
+                if (fires++ == 0)
+                    fire_ts = n->ts_ms;
+                cr_assert_eq(n->started_ms, n->ts_ms, "%s: started_at is the fire time", k->name);
+            } else if (resolves++ == 0) {
+                resolve_ts = n->ts_ms;
+            }
+        }
+    }
+    cr_assert_eq(fires, k->fires, "%s: fires", k->name);
+    cr_assert_eq(resolves, k->resolves, "%s: resolves", k->name);
+    cr_assert_eq(c.alerts[k->rule].active, k->active, "%s: active", k->name);
+    if (k->fire_day >= 0)
+        cr_assert_eq(fire_ts, rt_ms(k->fire_day), "%s: fire ts", k->name);
+    if (k->resolve_day >= 0)
+        cr_assert_eq(resolve_ts, rt_ms(k->resolve_day), "%s: resolve ts", k->name);
+}
+
+/* ==== tiers: the customer's tier picks the thresholds, for every rule ==== */
+
+Test(rules_tiers, overrides_used_for_several_rules)
+{
+    struct config cfg;
+    struct customer c;
+    rt_config(&cfg);
+    cfg.rules[RULE_FIRST_REPEAT_OVERDUE].tier[TIER_KEY].duration_ms = 10 * DAY;
+    cfg.rules[RULE_SUPPORT_UNANSWERED].tier[TIER_KEY].duration_ms = 4 * 3600000LL;
+    cfg.rules[RULE_OPEN_COMPLAINTS].tier[TIER_KEY].at_least = 1;
+    cfg.rules[RULE_LOW_SATISFACTION].tier[TIER_KEY].at_most = 3;
+    cfg.rules[RULE_UNSUBSCRIBED].tier[TIER_KEY].weight = 45;
+
+    /* the same events for a standard and a key customer */
+    for (int tier = TIER_STANDARD; tier <= TIER_KEY; tier++) {
+        customer_init(&c, "c1");
+        struct event up = mk(EV_CUSTOMER_UPDATED, T0 - DAY, NULL, 0, NULL);
+        up.tier = tier;
+        apply(&cfg, &c, up);
+        order(&cfg, &c, T0);
+        apply(&cfg, &c, mk(EV_SUPPORT_OPENED, T0, "t1", 0, NULL));
+        apply(&cfg, &c, mk(EV_COMPLAINT_OPENED, T0, "k1", 0, NULL));
+        cr_assert_eq(c.alerts[RULE_OPEN_COMPLAINTS].active, tier == TIER_KEY, "at_least 1 (key)");
+        struct event closed = mk(EV_SUPPORT_CLOSED, T0 + 3600000, "t9", 0, NULL);
+        closed.satisfaction = 3;
+        apply(&cfg, &c, closed);
+        cr_assert_eq(c.alerts[RULE_LOW_SATISFACTION].active, tier == TIER_KEY, "at_most 3 (key)");
+        advance(&cfg, &c, T0 + 5 * 3600000LL);
+        cr_assert_eq(c.alerts[RULE_SUPPORT_UNANSWERED].active, tier == TIER_KEY, "within 4h (key)");
+        advance(&cfg, &c, T0 + 11 * DAY);
+        cr_assert_eq(c.alerts[RULE_FIRST_REPEAT_OVERDUE].active, tier == TIER_KEY,
+                     "after 10d (key)");
+        if (tier == TIER_KEY)
+            cr_assert_eq(c.alerts[RULE_FIRST_REPEAT_OVERDUE].started_ms, T0 + 10 * DAY);
+        apply(&cfg, &c, mk(EV_CUSTOMER_UNSUBSCRIBED, T0 + 12 * DAY, NULL, 0, NULL));
+        /* standard: support_unanswered, complaint_unresolved, unsubscribed; key: also
+         * open_complaints and first_repeat_overdue (low_satisfaction's 10d hold is over),
+         * and unsubscribed weighs 45 */
+        double expect = tier == TIER_KEY ? 10 * 4 + 45 : 10 * 3;
+        cr_assert(near(c.score, expect), "tier %d score %f", tier, c.score);
+    }
+}
+
+/* ==== risk level: hysteresis ==== */
+
+struct lv_case {
+    int cur;
+    double score;
+    int want;
+};
+
+ParameterizedTestParameters(rules_levels, hysteresis_table)
+{
+    /* watch 20 (clear 10), alarm 50 (clear 40) */
+    static struct lv_case cases[] = {
+        {LEVEL_OK, 0, LEVEL_OK},        {LEVEL_OK, 19.9, LEVEL_OK},
+        {LEVEL_OK, 20, LEVEL_WATCH},    {LEVEL_OK, 50, LEVEL_ALARM},
+        {LEVEL_WATCH, 15, LEVEL_WATCH}, {LEVEL_WATCH, 10, LEVEL_WATCH},
+        {LEVEL_WATCH, 9.9, LEVEL_OK},   {LEVEL_WATCH, 49, LEVEL_WATCH},
+        {LEVEL_WATCH, 50, LEVEL_ALARM}, {LEVEL_ALARM, 45, LEVEL_ALARM},
+        {LEVEL_ALARM, 40, LEVEL_ALARM}, {LEVEL_ALARM, 39, LEVEL_WATCH},
+        {LEVEL_ALARM, 12, LEVEL_WATCH}, {LEVEL_ALARM, 5, LEVEL_OK},
+    };
+    return cr_make_param_array(struct lv_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct lv_case *k, rules_levels, hysteresis_table)
+{
+    struct config cfg;
+    rules_all_config(&cfg);
+    cfg.watch_clear_score = 10;
+    cfg.alarm_clear_score = 40;
+    cr_assert_eq(risk_level_next(&cfg, (enum risk_level)k->cur, k->score), k->want,
+                 "from %d at %g", k->cur, k->score);
+}
+
+/* A score that oscillates around the watch threshold does not flap the level. */
+Test(rules_levels, no_flapping)
+{
+    struct config cfg;
+    struct customer c;
+    rt_config(&cfg);
+    cfg.watch_clear_score = 10;
+    for (int t = 0; t < TIER__COUNT; t++) {
+        cfg.rules[RULE_UNSUBSCRIBED].tier[t].weight = 15;
+        cfg.rules[RULE_OPEN_COMPLAINTS].tier[t].at_least = 1;
+    }
+    customer_init(&c, "c1");
+    int escalations = 0;
+    apply(&cfg, &c, mk(EV_CUSTOMER_UNSUBSCRIBED, T0, NULL, 0, NULL)); /* 15: ok */
+    cr_assert_eq(c.level, LEVEL_OK);
+    cr_assert_eq(nl.n[0].level, LEVEL_OK);
+    for (int i = 0; i < 5; i++) {
+        char ref[16];
+        snprintf(ref, sizeof ref, "k%d", i);
+        apply(&cfg, &c, mk(EV_COMPLAINT_OPENED, T0 + (2 * i + 1) * DAY, ref, 0, NULL)); /* 25 */
+        cr_assert_eq(c.level, LEVEL_WATCH);
+        for (int j = 0; j < nl.count; j++)
+            escalations += nl.n[j].escalation != 0;
+        apply(&cfg, &c, mk(EV_COMPLAINT_RESOLVED, T0 + (2 * i + 2) * DAY, ref, 0, NULL)); /* 15 */
+        cr_assert_eq(nl.count, 1);
+        cr_assert_eq(nl.n[0].level, LEVEL_WATCH, "15 >= watch_clear 10: stays");
+        cr_assert_eq(c.level, LEVEL_WATCH);
+        cr_assert(near(c.score, 15));
+    }
+    cr_assert_eq(escalations, 1, "only the first rise re-sends unsubscribed");
+    apply(&cfg, &c, mk(EV_ORDER, T0 + 20 * DAY, "o", 1, NULL)); /* 0 */
+    cr_assert_eq(c.level, LEVEL_OK);
+    cr_assert_eq(nl.n[0].level, LEVEL_OK);
+}
+
+/* ==== pending ==== */
+
+Test(rules_pending, timer_rule_fires_after_pending)
+{
+    struct config cfg;
+    struct customer c;
+    rt_config(&cfg);
+    for (int t = 0; t < TIER__COUNT; t++)
+        cfg.rules[RULE_SUPPORT_UNANSWERED].tier[t].pending_ms = DAY;
+    customer_init(&c, "c1");
+    apply(&cfg, &c, mk(EV_SUPPORT_OPENED, T0, "t1", 0, NULL));
+    cr_assert_eq(c.next_due_ms, T0 + 3 * DAY + 1, "due 2d + pending 1d");
+    cr_assert_eq(advance(&cfg, &c, T0 + 3 * DAY), 0);
+    cr_assert_eq(advance(&cfg, &c, T0 + 9 * DAY), 1);
+    cr_assert_eq(nl.n[0].ts_ms, T0 + 3 * DAY);
+    cr_assert_eq(nl.n[0].started_ms, T0 + 3 * DAY, "started_at: when it fired");
+    /* replied during the pending time: never fires */
+    customer_init(&c, "c2");
+    apply(&cfg, &c, mk(EV_SUPPORT_OPENED, T0, "t1", 0, NULL));
+    cr_assert_eq(apply(&cfg, &c, mk(EV_SUPPORT_REPLIED, T0 + 2 * DAY + 5, "t1", 0, NULL)), 0);
+    cr_assert_eq(advance(&cfg, &c, T0 + 30 * DAY), 0);
+}
+
+Test(rules_pending, event_rule_must_hold_continuously)
+{
+    struct config cfg;
+    struct customer c;
+    rt_config(&cfg);
+    for (int t = 0; t < TIER__COUNT; t++)
+        cfg.rules[RULE_UNSUBSCRIBED].tier[t].pending_ms = 5 * DAY;
+    rule_enable(&cfg, RULE_FIRST_REPEAT_OVERDUE, false);
+    customer_init(&c, "c1");
+    cr_assert_eq(apply(&cfg, &c, mk(EV_CUSTOMER_UNSUBSCRIBED, T0, NULL, 0, NULL)), 0);
+    cr_assert_eq(c.next_due_ms, T0 + 5 * DAY + 1);
+    cr_assert_eq(apply(&cfg, &c, mk(EV_ORDER, T0 + 3 * DAY, "o", 1, NULL)), 0, "cleared in time");
+    cr_assert_eq(advance(&cfg, &c, T0 + 30 * DAY), 0);
+    apply(&cfg, &c, mk(EV_CUSTOMER_UNSUBSCRIBED, T0 + 40 * DAY, NULL, 0, NULL));
+    cr_assert_eq(advance(&cfg, &c, T0 + 45 * DAY), 0);
+    int got = advance(&cfg, &c, T0 + 60 * DAY);
+    cr_assert_eq(got, 1, "a late sweep reports the pending end: %d notices, first rule %d ts %lld",
+                 got, nl.n[0].rule, (long long)(nl.n[0].ts_ms - T0));
+    cr_assert_eq(nl.n[0].ts_ms, T0 + 45 * DAY);
+    cr_assert_eq(nl.n[0].started_ms, T0 + 45 * DAY);
+
+    /* a hold shorter than pending never fires */
+    for (int t = 0; t < TIER__COUNT; t++)
+        cfg.rules[RULE_LOW_SATISFACTION].tier[t].pending_ms = 11 * DAY;
+    customer_init(&c, "c2");
+    struct event closed = mk(EV_SUPPORT_CLOSED, T0, "t", 0, NULL);
+    closed.satisfaction = 1;
+    apply(&cfg, &c, closed);
+    cr_assert_eq(advance(&cfg, &c, T0 + 100 * DAY), 0);
+}
+
+/* ==== escalation ==== */
+
+Test(rules_escalation, up_and_down_with_the_episode_of_each_alert)
+{
+    struct config cfg;
+    struct customer c;
+    rules_all_config(&cfg);
+    cfg.alarm_clear_score = 40;
+    rule_enable(&cfg, RULE_SPEND_DROP, false);
+    rule_enable(&cfg, RULE_FIRST_REPEAT_OVERDUE, false);
+    for (int t = 0; t < TIER__COUNT; t++)
+        cfg.rules[RULE_SUPPORT_UNANSWERED].tier[t].duration_ms = 2 * DAY;
+    customer_init(&c, "c1");
+    /* complaint_unresolved (30) at day 7: watch */
+    apply(&cfg, &c, mk(EV_COMPLAINT_OPENED, T0, "k1", 0, NULL));
+    cr_assert_eq(advance(&cfg, &c, T0 + 8 * DAY), 1);
+    cr_assert_eq(nl.n[0].level, LEVEL_WATCH);
+    cr_assert_eq(nl.n[0].escalation, 0);
+    /* unsubscribed (20) at day 9: 50, alarm; complaint_unresolved re-sent */
+    cr_assert_eq(apply(&cfg, &c, mk(EV_CUSTOMER_UNSUBSCRIBED, T0 + 9 * DAY, NULL, 0, NULL)), 2);
+    cr_assert_eq(nl.n[0].rule, RULE_UNSUBSCRIBED);
+    cr_assert_eq(nl.n[0].level, LEVEL_ALARM);
+    const struct notice *e = &nl.n[1];
+    cr_assert_eq(e->rule, RULE_COMPLAINT_UNRESOLVED);
+    cr_assert(e->firing);
+    cr_assert(e->repeat);
+    cr_assert_eq(e->escalation, 1);
+    cr_assert_eq(e->level, LEVEL_ALARM);
+    cr_assert_eq(e->ts_ms, T0 + 9 * DAY);
+    cr_assert_eq(e->started_ms, T0 + 7 * DAY);
+    cr_assert(near(e->score, 50));
+    cr_assert_eq(e->signals, (1u << RULE_COMPLAINT_UNRESOLVED) | (1u << RULE_UNSUBSCRIBED));
+    cr_assert(near(e->value, 9), "current evidence: open for 9 days");
+    cr_assert_eq(c.alerts[RULE_COMPLAINT_UNRESOLVED].repeats, 0, "not a rate-limited repeat");
+    /* a support ticket (20): 70, stays alarm, nothing re-sent */
+    apply(&cfg, &c, mk(EV_SUPPORT_OPENED, T0 + 10 * DAY, "t1", 0, NULL));
+    cr_assert_eq(advance(&cfg, &c, T0 + 13 * DAY), 1);
+    /* the order resolves unsubscribed (50 >= 40: alarm), then the complaint (20: watch) */
+    cr_assert_eq(apply(&cfg, &c, mk(EV_ORDER, T0 + 14 * DAY, "o", 1, NULL)), 1);
+    cr_assert_eq(nl.n[0].level, LEVEL_ALARM);
+    cr_assert_eq(apply(&cfg, &c, mk(EV_COMPLAINT_RESOLVED, T0 + 15 * DAY, "k1", 0, NULL)), 2);
+    cr_assert(!nl.n[0].firing);
+    cr_assert_eq(nl.n[0].level, LEVEL_WATCH);
+    cr_assert_eq(nl.n[1].rule, RULE_SUPPORT_UNANSWERED);
+    cr_assert_eq(nl.n[1].escalation, -1);
+    cr_assert_eq(nl.n[1].level, LEVEL_WATCH);
+    cr_assert_eq(nl.n[1].started_ms, T0 + 12 * DAY);
+    cr_assert_eq(c.level, LEVEL_WATCH);
+}
+
+/* ==== determinism ==== */
+
+/* A day-by-day script touching every rule. */
+static void det_events(struct event *evs, int *n)
+{
+    int k = 0;
+    struct event up = mk(EV_CUSTOMER_UPDATED, T0, NULL, 0, NULL);
+    up.tier = TIER_KEY;
+    up.has_account_manager = 1;
+    snprintf(up.account_manager, sizeof up.account_manager, "ann");
+    evs[k++] = up;
+    for (int i = 0; i < 8; i++)
+        evs[k++] = mk(EV_ORDER, T0 + i * 7 * DAY, "o", 500, NULL);
+    evs[k++] = mk(EV_COMPLAINT_OPENED, T0 + 60 * DAY, "k1", 0, NULL);
+    evs[k++] = mk(EV_COMPLAINT_OPENED, T0 + 61 * DAY, "k2", 0, NULL);
+    evs[k++] = mk(EV_COMPLAINT_OPENED, T0 + 62 * DAY, "k3", 0, NULL);
+    evs[k++] = mk(EV_SUPPORT_OPENED, T0 + 63 * DAY, "t1", 0, NULL);
+    evs[k++] = mk(EV_ORDER, T0 + 64 * DAY, "o", 20, NULL);
+    evs[k++] = mk(EV_COMPLAINT_RESOLVED, T0 + 70 * DAY, "k1", 0, NULL);
+    evs[k++] = mk(EV_COMPLAINT_REOPENED, T0 + 72 * DAY, "k1", 0, NULL);
+    struct event closed = mk(EV_SUPPORT_CLOSED, T0 + 75 * DAY, "t1", 0, NULL);
+    closed.satisfaction = 1;
+    evs[k++] = closed;
+    snprintf(up.account_manager, sizeof up.account_manager, "bob");
+    up.ts_ms = T0 + 80 * DAY;
+    up.tier = -1;
+    evs[k++] = up;
+    evs[k++] = mk(EV_CUSTOMER_UNSUBSCRIBED, T0 + 85 * DAY, NULL, 0, NULL);
+    evs[k++] = mk(EV_COMPLAINT_RESOLVED, T0 + 90 * DAY, "k2", 0, NULL);
+    evs[k++] = mk(EV_ORDER, T0 + 120 * DAY, "o", 3000, NULL);
+    evs[k++] = mk(EV_COMPLAINT_RESOLVED, T0 + 125 * DAY, "k1", 0, NULL);
+    evs[k++] = mk(EV_COMPLAINT_RESOLVED, T0 + 126 * DAY, "k3", 0, NULL);
+    *n = k;
+}
+
+#define DET_MAX 4096
+struct det_log {
+    int n;
+    char line[DET_MAX][96];
+};
+
+static void det_record(struct det_log *log, const struct notice_list *l)
+{
+    for (int i = 0; i < l->count && log->n < DET_MAX; i++) {
+        const struct notice *n = &l->n[i];
+        snprintf(log->line[log->n++], sizeof log->line[0], "%d %d %d %d %lld %lld %d %.3f %x",
+                 (int)n->rule, n->firing, n->repeat, n->escalation, (long long)n->ts_ms,
+                 (long long)n->started_ms, n->level, n->score, n->signals);
+    }
+}
+
+/* mode 0: events only; 1: a sweep every 6 hours as well; 2: as 1, and each step goes
+ * through customer_encode/customer_decode (a restart) first. */
+static void det_run(const struct config *cfg, int mode, struct det_log *log)
+{
+    static struct event evs[64];
+    int n;
+    struct customer c;
+    det_events(evs, &n);
+    customer_init(&c, "det");
+    log->n = 0;
+    int64_t until = T0 + 200 * DAY;
+    int64_t sweep = T0;
+    for (int i = 0; i <= n; i++) {
+        int64_t next = i < n ? evs[i].ts_ms : until;
+        while (mode > 0 && sweep < next) {
+            if (mode == 2) {
+                uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
+                size_t len = customer_encode(&c, buf, sizeof buf);
+                cr_assert_gt(len, 0);
+                cr_assert_eq(customer_decode(&c, "det", buf, len), 0);
+            }
+            nl.count = 0;
+            rules_advance(cfg, &c, sweep, &nl);
+            det_record(log, &nl);
+            sweep += DAY / 4;
+        }
+        nl.count = 0;
+        if (i < n)
+            rules_apply_event(cfg, &c, &evs[i], &nl);
+        else
+            rules_advance(cfg, &c, until, &nl);
+        det_record(log, &nl);
+    }
+}
+
+Test(rules_determinism, evaluation_times_and_restarts_change_nothing)
+{
+    static struct config cfg;
+    static struct det_log a, b, d;
+    rt_config(&cfg);
+    for (int r = 0; r < RULE__COUNT; r++)
+        for (int t = 0; t < TIER__COUNT; t++)
+            cfg.rules[r].tier[t].repeat_interval_ms = 5 * DAY;
+    cfg.rules[RULE_OPEN_COMPLAINTS].tier[TIER_KEY].pending_ms = 2 * DAY;
+    cfg.rules[RULE_SPEND_DROP].tier[TIER_KEY].pending_ms = 3 * DAY;
+    cfg.watch_score = 20;
+    cfg.watch_clear_score = 15;
+    cfg.alarm_score = 40;
+    cfg.alarm_clear_score = 25;
+    det_run(&cfg, 0, &a);
+    det_run(&cfg, 1, &b);
+    det_run(&cfg, 2, &d);
+    /* every rule fired at least once, and levels changed both ways */
+    uint32_t fired = 0;
+    int up = 0, down = 0;
+    for (int i = 0; i < a.n; i++) {
+        int rule, firing, repeat, esc;
+        sscanf(a.line[i], "%d %d %d %d", &rule, &firing, &repeat, &esc);
+        if (firing && !repeat)
+            fired |= 1u << rule;
+        up += esc > 0;
+        down += esc < 0;
+    }
+    cr_assert_eq(fired, (1u << RULE__COUNT) - 1 - (1u << RULE_FIRST_REPEAT_OVERDUE),
+                 "fired: %x", fired);
+    cr_assert_gt(up, 0);
+    cr_assert_gt(down, 0);
+    cr_assert_eq(a.n, b.n, "sweeps: %d vs %d notices", a.n, b.n);
+    cr_assert_eq(a.n, d.n, "restarts: %d vs %d notices", a.n, d.n);
+    for (int i = 0; i < a.n; i++) {
+        cr_assert_str_eq(a.line[i], b.line[i], "notice %d", i);
+        cr_assert_str_eq(a.line[i], d.line[i], "notice %d", i);
+    }
+}
+
+/* The size of a typical customer's state: a year of monthly orders, a resolved
+ * complaint, event ids. */
+Test(rules_determinism, typical_state_size)
+{
+    struct config cfg;
+    struct customer c;
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
+    rt_config(&cfg);
+    customer_init(&c, "c-typical");
+    char id[16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(id, sizeof id, "ev-%d", i);
+        apply(&cfg, &c, mk(EV_ORDER, T0 + i * 30 * DAY, "o", 49.90 + i, id));
+    }
+    apply(&cfg, &c, mk(EV_COMPLAINT_OPENED, T0 + 100 * DAY, "k", 0, "ev-k1"));
+    apply(&cfg, &c, mk(EV_COMPLAINT_RESOLVED, T0 + 102 * DAY, "k", 0, "ev-k2"));
+    size_t n = customer_encode(&c, buf, sizeof buf);
+    cr_log_info("typical customer state: %zu bytes", n);
+    cr_assert_lt(n, 200, "%zu bytes", n);
+    struct customer d;
+    cr_assert_eq(customer_decode(&d, c.id, buf, n), 0);
+    cr_assert_eq(memcmp(d.spend, c.spend, sizeof c.spend), 0);
 }
