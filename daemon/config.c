@@ -1360,7 +1360,7 @@ static void parse_topics(struct parse *p, const char *path, const struct node *k
 
 #define RP(f) offsetof(struct rule_params, f)
 
-/* Every key a rule or a tier may set. The first four apply to every rule; the others
+/* Every key a rule or a tier may set. The first five apply to every rule; the others
  * only to the rules that list them in rule_keys[]. */
 /* clang-format off */
 static const struct option rule_param_opts[] = {
@@ -1370,9 +1370,12 @@ static const struct option rule_param_opts[] = {
      .flags = OPT_NO_MAX},
     {.name = "pending", .type = T_DUR_I64, .offset = RP(pending_ms), .def = "0",
      .flags = OPT_NO_MAX},
+    {.name = "repeat_backoff", .type = T_DOUBLE, .offset = RP(repeat_backoff), .def = "1",
+     .dmin = 1, .dmax = 10},
     {.name = "factor", .type = T_DOUBLE, .offset = RP(factor),
      .dmin = 0, .flags = OPT_MIN_EXCL | OPT_NO_MAX},
     {.name = "min_orders", .type = T_U32, .offset = RP(min_orders), .imin = 2, .imax = 1000000},
+    {.name = "min_gap", .type = T_DUR_I64, .offset = RP(duration_ms), .flags = OPT_NO_MAX},
     {.name = "after", .type = T_DUR_I64, .offset = RP(duration_ms), .flags = OPT_NO_MAX},
     /* spend is kept in weekly buckets for CW_SPEND_BUCKETS weeks (customer.h) */
     {.name = "window", .type = T_DUR_I64, .offset = RP(duration_ms), .imin = 1,
@@ -1388,7 +1391,7 @@ static const struct option rule_param_opts[] = {
     {0},
 };
 /* clang-format on */
-#define N_COMMON_PARAMS 4
+#define N_COMMON_PARAMS 5
 
 /* Per rule: its own keys with their defaults, its default weight and its default
  * suggested action (docs/rules.md explains each). */
@@ -1396,10 +1399,10 @@ static const struct rule_keys {
     const char *weight;
     struct {
         const char *name, *def;
-    } key[2];
+    } key[3];
     const char *action;
 } rule_keys[RULE__COUNT] = {
-    [RULE_ORDER_GAP] = {"30", {{"factor", "3"}, {"min_orders", "3"}},
+    [RULE_ORDER_GAP] = {"30", {{"factor", "2"}, {"min_orders", "2"}, {"min_gap", "120d"}},
                         "Call the customer: ask how they are doing and whether anything has "
                         "changed on their side"},
     [RULE_FIRST_REPEAT_OVERDUE] = {"20", {{"after", "90d"}},
@@ -1440,7 +1443,7 @@ static bool rule_has_key(enum rule_id r, const struct option *o)
 {
     if (o < rule_param_opts + N_COMMON_PARAMS)
         return true;
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < 3; i++)
         if (rule_keys[r].key[i].name && strcmp(rule_keys[r].key[i].name, o->name) == 0)
             return true;
     return false;
@@ -1460,7 +1463,7 @@ static void rules_defaults(struct parse *p)
         memset(&d, 0, sizeof d);
         options_defaults(p, rule_param_opts, &d);
         set_text(p, "weight", option_find(rule_param_opts, "weight"), rule_keys[r].weight, &d);
-        for (size_t i = 0; i < 2; i++) {
+        for (size_t i = 0; i < 3; i++) {
             const char *name = rule_keys[r].key[i].name;
             if (name != NULL)
                 set_text(p, name, option_find(rule_param_opts, name), rule_keys[r].key[i].def, &d);

@@ -74,11 +74,12 @@ struct rule_params {
     double weight;              /* contribution to the risk score while active */
     double factor;              /* order_gap: gap > factor x typical gap */
     uint32_t min_orders;        /* order_gap: orders needed before it applies */
-    int64_t duration_ms;        /* after / older_than / within / hold / window, by rule */
+    int64_t duration_ms;        /* after / older_than / within / hold / window / min_gap */
     double drop;                /* spend_drop: fraction 0..1 */
     uint32_t at_least;          /* open_complaints */
     uint32_t at_most;           /* low_satisfaction */
     int64_t repeat_interval_ms; /* re-send a firing alert this often; 0 = never */
+    double repeat_backoff;      /* each re-send waits this many times longer (>= 1) */
     int64_t pending_ms;         /* the condition must hold this long before it fires */
 };
 

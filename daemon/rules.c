@@ -141,8 +141,12 @@ static struct cond order_gap_cond(const struct rule_params *p, const struct cust
     if (c->order_count < need)
         return cond_off;
     double factor = p->factor > 0 ? p->factor : 0;
-    double d = (double)c->last_order_ms +
-               factor * typical_gap_ms(c->order_count, c->first_order_ms, c->last_order_ms);
+    double wait = factor * typical_gap_ms(c->order_count, c->first_order_ms, c->last_order_ms);
+    /* min_gap (duration_ms): a floor, so that frequent buyers are not flagged after a
+     * few quiet days */
+    if (wait < (double)p->duration_ms)
+        wait = (double)p->duration_ms;
+    double d = (double)c->last_order_ms + wait;
     if (!(d < 9.0e18)) /* also false for NaN */
         return cond_off;
     return cond_due(llround(d));
@@ -407,6 +411,17 @@ static struct cond manager_changed_cond(const struct rule_params *p, const struc
     return cond_since(c->manager_since_ms, add_sat(c->manager_last_ms, nonneg(p->duration_ms)));
 }
 
+/* The wait before the next re-send of a firing alert that has been re-sent `repeats`
+ * times: repeat_interval x repeat_backoff^repeats (backoff 1 = a fixed interval). */
+static int64_t repeat_wait(const struct rule_params *p, uint32_t repeats)
+{
+    double w = (double)p->repeat_interval_ms;
+    double f = p->repeat_backoff > 1 ? p->repeat_backoff : 1;
+    for (uint32_t i = 0; i < repeats && w < 4.0e18; i++)
+        w *= f;
+    return w < 4.0e18 ? (int64_t)w : INT64_MAX / 2;
+}
+
 static struct cond rule_cond(const struct eval *x, enum rule_id r, const struct rule_params *p,
                              int64_t now)
 {
@@ -458,8 +473,11 @@ static void fill_evidence(const struct eval *x, const struct rule_params *p, str
             last = x->before_last_ms;
         }
         double typical = typical_gap_ms(count, first, last);
+        double wait = p->factor * typical;
+        if (wait < (double)p->duration_ms)
+            wait = (double)p->duration_ms;
         n->value = (ts - (double)last) / DAY_MS;
-        n->threshold = p->factor * typical / DAY_MS;
+        n->threshold = wait / DAY_MS;
         n->baseline = typical / DAY_MS;
         break;
     }
@@ -610,11 +628,10 @@ static void evaluate_rule(struct eval *x, enum rule_id r, int64_t now, int64_t r
         /* Every repeat time reached is sent, up to CW_MAX_REPEATS per episode, so the
          * alerts depend only on the events, never on how often the customer happened to
          * be evaluated (batch boundaries, sweep timing, restarts). */
-        int64_t interval = p->repeat_interval_ms;
         int64_t limit = expired ? k.until - 1 : last; /* it no longer holds at until */
         while (a->repeats < CW_MAX_REPEATS && limit > a->last_sent_ms &&
-               limit - a->last_sent_ms >= interval) {
-            a->last_sent_ms = add_sat(a->last_sent_ms, interval);
+               limit - a->last_sent_ms >= repeat_wait(p, a->repeats)) {
+            a->last_sent_ms = add_sat(a->last_sent_ms, repeat_wait(p, a->repeats));
             a->repeats++;
             emit(x, r, true, true, a->last_sent_ms);
         }
@@ -743,7 +760,7 @@ static void finish(struct eval *x, int first_notice, int64_t now)
             /* a sweep sends what is dated before its time: repeats and the end of a hold
              * are swept 1 ms after their time */
             if (p->repeat_interval_ms > 0 && a->repeats < CW_MAX_REPEATS) {
-                int64_t t = add_sat(add_sat(a->last_sent_ms, p->repeat_interval_ms), 1);
+                int64_t t = add_sat(add_sat(a->last_sent_ms, repeat_wait(p, a->repeats)), 1);
                 if (t < next_due)
                     next_due = t;
             }

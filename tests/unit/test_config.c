@@ -177,7 +177,7 @@ Test(config, defaults)
         double weight;
         int64_t duration_ms;
     } rules[] = {
-        {RULE_ORDER_GAP, 30, 0},
+        {RULE_ORDER_GAP, 30, 120 * DAY_MS}, /* min_gap */
         {RULE_FIRST_REPEAT_OVERDUE, 20, 90 * DAY_MS},
         {RULE_SPEND_DROP, 25, 90 * DAY_MS},
         {RULE_COMPLAINT_UNRESOLVED, 30, 7 * DAY_MS},
@@ -238,8 +238,10 @@ Test(config, defaults)
                          rule_name(rules[i].rule), t);
     }
     const struct rule_params *og = &cfg->rules[RULE_ORDER_GAP].tier[TIER_STANDARD];
-    cr_assert_float_eq(og->factor, 3, 1e-9);
-    cr_assert_eq(og->min_orders, 3);
+    /* defaults chosen by the CDNOW backtest (docs/backtest-cdnow.md) */
+    cr_assert_float_eq(og->factor, 2, 1e-9);
+    cr_assert_eq(og->min_orders, 2);
+    cr_assert_eq(og->duration_ms, 120 * DAY_MS, "min_gap");
     cr_assert_float_eq(cfg->rules[RULE_SPEND_DROP].tier[0].drop, 0.5, 1e-9);
     cr_assert_eq(cfg->rules[RULE_OPEN_COMPLAINTS].tier[0].at_least, 3);
     cr_assert_eq(cfg->rules[RULE_LOW_SATISFACTION].tier[0].at_most, 2);
@@ -285,7 +287,7 @@ Test(config, demo_config_after_substitution)
     cr_assert_eq(cfg->n_topics, 4);
     cr_assert_not_null(config_topic(cfg, "customers"));
     const struct rule_params *og = &cfg->rules[RULE_ORDER_GAP].tier[TIER_KEY];
-    cr_assert_float_eq(og->factor, 3, 1e-9);
+    cr_assert_float_eq(og->factor, 2, 1e-9);
     cr_assert_eq(og->min_orders, 2);
     cr_assert_eq(og->repeat_interval_ms, 0);
     const struct rule_params *cu = &cfg->rules[RULE_COMPLAINT_UNRESOLVED].tier[TIER_STRATEGIC];

@@ -16,7 +16,7 @@
 #define T0 1704067200000LL /* 2024-01-01T00:00:00Z */
 
 /* A config with every rule enabled (weights: order_gap 30, complaint_unresolved 30,
- * others 20; factor 3, min_orders 3, older_than 7d, other durations 30d), no repeats,
+ * others 20; factor 3, min_orders 3, no min_gap, older_than 7d, other durations 30d), no repeats,
  * levels watch 20 / alarm 50 (clear thresholds as the raise ones). */
 static void rules_all_config(struct config *cfg)
 {
@@ -40,6 +40,7 @@ static void rules_all_config(struct config *cfg)
     }
     for (int t = 0; t < TIER__COUNT; t++) {
         cfg->rules[RULE_ORDER_GAP].tier[t].weight = 30;
+        cfg->rules[RULE_ORDER_GAP].tier[t].duration_ms = 0; /* min_gap: no floor */
         cfg->rules[RULE_COMPLAINT_UNRESOLVED].tier[t].weight = 30;
         cfg->rules[RULE_COMPLAINT_UNRESOLVED].tier[t].duration_ms = 7 * DAY;
     }
@@ -1138,4 +1139,48 @@ Test(rules_determinism, typical_state_size)
     struct customer d;
     cr_assert_eq(customer_decode(&d, c.id, buf, n), 0);
     cr_assert_eq(memcmp(d.spend, c.spend, sizeof c.spend), 0);
+}
+
+/* min_gap is a floor under factor x typical gap: a customer who ordered on three
+ * consecutive days is not flagged after three quiet days but after min_gap. */
+Test(rules, order_gap_min_gap_floor)
+{
+    struct config cfg;
+    struct customer c;
+    rules_test_config(&cfg);
+    for (int t = 0; t < TIER__COUNT; t++)
+        cfg.rules[RULE_ORDER_GAP].tier[t].duration_ms = 10 * DAY;
+    customer_init(&c, "floor");
+    order(&cfg, &c, T0);
+    order(&cfg, &c, T0 + 1 * DAY);
+    order(&cfg, &c, T0 + 2 * DAY);
+    cr_assert_eq(advance(&cfg, &c, T0 + 6 * DAY), 0, "3 x 1 day is below the floor");
+    cr_assert_eq(advance(&cfg, &c, T0 + 12 * DAY + 1), 1);
+    cr_assert(nl.n[0].firing);
+    cr_assert_eq(nl.n[0].rule, RULE_ORDER_GAP);
+    cr_assert_eq(nl.n[0].ts_ms, T0 + 12 * DAY);
+    cr_assert_float_eq(nl.n[0].threshold, 10, 1e-9, "the floor is the threshold");
+    cr_assert_float_eq(nl.n[0].baseline, 1, 1e-9);
+}
+
+/* repeat_backoff: each re-send waits backoff times longer than the one before. */
+Test(rules, repeats_back_off)
+{
+    struct config cfg;
+    struct customer c;
+    rules_test_config(&cfg);
+    set_all_tiers(&cfg, RULE_ORDER_GAP, 2 * DAY);
+    for (int t = 0; t < TIER__COUNT; t++)
+        cfg.rules[RULE_ORDER_GAP].tier[t].repeat_backoff = 2;
+    customer_init(&c, "b1");
+    order(&cfg, &c, T0);
+    order(&cfg, &c, T0 + 10 * DAY);
+    order(&cfg, &c, T0 + 20 * DAY);
+    int64_t due = T0 + 50 * DAY;
+    cr_assert_eq(advance(&cfg, &c, due + 20 * DAY), 4, "firing + 3 repeats");
+    cr_assert(!nl.n[0].repeat);
+    cr_assert_eq(nl.n[1].ts_ms, due + 2 * DAY);
+    cr_assert_eq(nl.n[2].ts_ms, due + 6 * DAY);
+    cr_assert_eq(nl.n[3].ts_ms, due + 14 * DAY);
+    cr_assert_eq(c.next_due_ms, due + 30 * DAY + 1, "the next one waits 16 days");
 }
