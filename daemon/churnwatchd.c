@@ -68,19 +68,21 @@ static struct config *load(const char *path)
     return cfg;
 }
 
-static void report(const struct pipeline *pl)
+static void report(struct pipeline *pl)
 {
     const struct pipeline_stats *s = pipeline_stats(pl);
     uint64_t rejected = 0;
     for (int r = 0; r < REJ__COUNT; r++)
         rejected += s->rejected[r];
     log_info("partitions %d, messages %llu, applied %llu, rejected %llu, duplicates %llu, "
-             "alerts %llu, timers fired %llu, commits %llu (failed %llu, fenced %llu)",
+             "alerts %llu (delivered %llu by the sinks), timers fired %llu, commits %llu "
+             "(failed %llu, fenced %llu), dead-letter failures %llu",
              pipeline_partitions(pl), (unsigned long long)s->messages,
              (unsigned long long)s->applied, (unsigned long long)rejected,
              (unsigned long long)s->duplicates, (unsigned long long)s->alerts,
-             (unsigned long long)s->timers_fired, (unsigned long long)s->commits,
-             (unsigned long long)s->commit_failures, (unsigned long long)s->fenced);
+             (unsigned long long)s->delivered, (unsigned long long)s->timers_fired,
+             (unsigned long long)s->commits, (unsigned long long)s->commit_failures,
+             (unsigned long long)s->fenced, (unsigned long long)s->dead_letter_failures);
     notify_status("partitions %d, messages %llu, rejected %llu, alerts %llu",
                   pipeline_partitions(pl), (unsigned long long)s->messages,
                   (unsigned long long)rejected, (unsigned long long)s->alerts);

@@ -519,8 +519,12 @@ void pipeline_free(struct pipeline *pl)
     free(pl);
 }
 
-const struct pipeline_stats *pipeline_stats(const struct pipeline *pl)
+const struct pipeline_stats *pipeline_stats(struct pipeline *pl)
 {
+    pl->stats.delivered = 0;
+    for (size_t i = 0; i < CW_MAX_SINKS; i++)
+        pl->stats.delivered += outbox_delivered(pl->outbox, i);
+    pl->stats.dead_letter_failures = dead_letter_failures(pl->dlq);
     return &pl->stats;
 }
 

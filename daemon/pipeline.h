@@ -23,6 +23,8 @@ struct pipeline_stats {
     uint64_t commit_failures;
     uint64_t fenced;
     uint64_t timers_fired;
+    uint64_t delivered;        /* outbox entries delivered, summed over the sinks */
+    uint64_t dead_letter_failures;
 };
 
 struct pipeline;
@@ -45,7 +47,8 @@ void pipeline_reload(struct pipeline *pl, struct config *next);
  * group. Returns 0 when everything polled was committed. */
 int pipeline_stop(struct pipeline *pl, int drain_ms);
 void pipeline_free(struct pipeline *pl); /* accepts NULL */
-const struct pipeline_stats *pipeline_stats(const struct pipeline *pl);
+/* Counters since start; valid until the next call into pl. */
+const struct pipeline_stats *pipeline_stats(struct pipeline *pl);
 int pipeline_partitions(const struct pipeline *pl);
 
 #endif
