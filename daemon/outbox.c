@@ -4,8 +4,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define OUTBOX_READ_MAX 256
@@ -37,13 +37,6 @@ struct outbox {
     int32_t n_parts;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct outbox *outbox_new(struct store *store, struct sink **sinks, size_t n)
 {
     if (n > CW_MAX_SINKS)
@@ -71,10 +64,8 @@ void outbox_free(struct outbox *o)
             size_t k;
             /* Give an in-flight batch a moment to settle; unsettled entries stay in the
              * outbox and are delivered again by the next owner (same alert_id). */
-            for (int t = 0; t < 50 && !os->sink->ops->settle(os->sink, &k); t++) {
-                struct timespec ts = {0, 100 * 1000000};
-                nanosleep(&ts, NULL);
-            }
+            for (int t = 0; t < 50 && !os->sink->ops->settle(os->sink, &k); t++)
+                clock_sleep_ms(100);
         }
         outbox_batch_clear(&os->batch);
         sink_free(os->sink);
@@ -160,7 +151,7 @@ static void outbox_settled(struct outbox *o, size_t si, size_t delivered)
             op->pending[si] = true; /* cursor not saved: a later ack saves it */
     }
     if (delivered < b->n) {
-        os->retry_at_ms = mono_ms() + os->retry_ms;
+        os->retry_at_ms = clock_mono_ms() + os->retry_ms;
         log_warn("sink %s: %zu of %zu alerts of partition %" PRId32
                  " not delivered; retrying in %d ms",
                  os->sink->name, b->n - delivered, b->n, b->partition, os->retry_ms);
@@ -182,7 +173,7 @@ static void outbox_run_sink(struct outbox *o, size_t si)
     } else if (os->sink->ops->poll) {
         os->sink->ops->poll(os->sink);
     }
-    if (mono_ms() < os->retry_at_ms || o->n_parts == 0)
+    if (clock_mono_ms() < os->retry_at_ms || o->n_parts == 0)
         return;
     for (int32_t k = 0; k < o->n_parts; k++) {
         int32_t p = (os->next_p + k) % o->n_parts;

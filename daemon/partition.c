@@ -140,10 +140,8 @@ static void record_notices(struct partition *p, const struct config *cfg, struct
 {
     if (nl->count == 0)
         return;
-    size_t before = p->alerts.count;
     if (alert_format_all(cfg, c, nl, &p->alerts) < 0)
         out_of_memory(p);
-    p->stats.alerts += p->alerts.count - before;
 }
 
 int partition_process(struct partition *p, const struct config *cfg, struct store *store)

@@ -31,8 +31,7 @@ struct queued_event {
 struct partition_stats {
     uint64_t applied;
     uint64_t duplicates;
-    uint64_t alerts;
-    uint64_t commits;
+    uint64_t commits; /* transactions that reached Redis */
 };
 
 struct partition {

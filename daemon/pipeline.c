@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "consumer.h"
 #include "dead_letter.h"
 #include "decode.h"
+#include "clock.h"
 #include "log.h"
 #include "notify.h"
 #include "outbox.h"
@@ -38,26 +38,6 @@ struct pipeline {
     struct pipeline_stats stats;
     volatile const int *stop;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
 
 struct pipeline *pipeline_new(struct config *cfg, char *err, size_t err_len)
 {
@@ -117,7 +97,7 @@ int pipeline_wait_store(struct pipeline *pl, volatile const int *stop)
             return 0;
         notify_watchdog();
         notify_status("waiting for Redis");
-        sleep_ms(100);
+        clock_sleep_ms(100);
     }
     return -1;
 }
@@ -161,20 +141,21 @@ static int flush_partition(struct pipeline *pl, struct partition *p)
 {
     if (pl->fatal)
         return -1; /* what memory holds can no longer be trusted to match Redis */
-    uint64_t applied = p->stats.applied, dups = p->stats.duplicates;
+    struct partition_stats before = p->stats;
     if (partition_process(p, pl->cfg, pl->store) < 0)
         return -1;
-    pl->stats.applied += p->stats.applied - applied;
-    pl->stats.duplicates += p->stats.duplicates - dups;
+    pl->stats.applied += p->stats.applied - before.applied;
+    pl->stats.duplicates += p->stats.duplicates - before.duplicates;
     size_t alerts;
     int rc = partition_commit(p, pl->store, CACHE_MAX_PER_PARTITION, &alerts);
-    if (rc == 0) {
+    if (rc == 0 && p->stats.commits > before.commits) {
         pl->stats.alerts += alerts;
         if (alerts)
             outbox_mark_pending(pl->outbox, p->id);
+        /* for lag tools only: the offsets that count are the ones just written to Redis */
         consumer_commit(pl->rk, pl->cfg, p->id, p->applied_offset);
         pl->stats.commits++;
-    } else {
+    } else if (rc != 0) {
         pl->stats.commit_failures++;
     }
     return rc;
@@ -208,7 +189,7 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
                     return;
                 }
                 notify_watchdog();
-                sleep_ms(200);
+                clock_sleep_ms(200);
             }
             p = partition_new(tp->partition, pl->cfg, &meta);
             if (p == NULL) {
@@ -333,7 +314,7 @@ static void set_paused(struct pipeline *pl, int32_t p, bool pause)
 
 static void sweep_timers(struct pipeline *pl)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     if (now < pl->next_sweep_ms)
         return;
     pl->next_sweep_ms = now + pl->cfg->timer_interval_ms;
@@ -344,8 +325,8 @@ static void sweep_timers(struct pipeline *pl)
         /* The sweep trails the clock by engine.lateness, so an event that arrives late
          * (up to that much) is still applied before the timers it could prevent. */
         int64_t clock = p->clock_ms;
-        if (pl->cfg->clock == CLOCK_WALL && wall_ms() > clock)
-            clock = wall_ms();
+        if (pl->cfg->clock == CLOCK_WALL && clock_wall_ms() > clock)
+            clock = clock_wall_ms();
         if (pl->cfg->lateness_ms > 0)
             clock -= pl->cfg->lateness_ms;
         if (partition_rescan(p, pl->cfg, pl->store, clock, SWEEP_MAX) < 0)
@@ -405,10 +386,10 @@ int pipeline_run_once(struct pipeline *pl)
     check_store_after_reconnect(pl);
     if (pl->fatal)
         return -1;
-    int64_t deadline = mono_ms() + pl->cfg->poll_batch_ms;
+    int64_t deadline = clock_mono_ms() + pl->cfg->poll_batch_ms;
     int polled = 0;
     while (polled < pl->cfg->poll_batch_max) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - clock_mono_ms();
         rd_kafka_message_t *m = rd_kafka_consumer_poll(pl->rk, left > 0 ? (int)left : 0);
         if (m == NULL) {
             if (left <= 0)
@@ -493,10 +474,10 @@ int pipeline_stop(struct pipeline *pl, int drain_ms)
             rc = -1;
         }
     }
-    int64_t until = mono_ms() + drain_ms;
-    while (!outbox_idle(pl->outbox) && mono_ms() < until) {
+    int64_t until = clock_mono_ms() + drain_ms;
+    while (!outbox_idle(pl->outbox) && clock_mono_ms() < until) {
         outbox_run(pl->outbox);
-        sleep_ms(10);
+        clock_sleep_ms(10);
     }
     consumer_close(pl->rk); /* revokes: on_revoke commits nothing new and frees */
     pl->rk = NULL;

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define BACKOFF_MIN_MS 100
@@ -33,13 +33,6 @@ struct store {
     size_t *argvlen;
     size_t argc, argv_cap, argvlen_cap;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *dup_or_null(const char *s)
 {
@@ -119,7 +112,7 @@ static void store_drop(struct store *s, const char *what)
         redisFree(s->ctx);
         s->ctx = NULL;
     }
-    s->next_try_ms = mono_ms() + s->backoff_ms;
+    s->next_try_ms = clock_mono_ms() + s->backoff_ms;
 }
 
 /* Runs a simple command during connect; returns 0 if the reply is not an error. */
@@ -141,7 +134,7 @@ int store_connect(struct store *s)
 {
     if (s->ctx)
         return 0;
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     if (now < s->next_try_ms)
         return -1;
     struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};

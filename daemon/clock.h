@@ -1,0 +1,13 @@
+/* clock.h — the two clocks the daemon reads, in milliseconds, and a sleep. */
+#ifndef CW_CLOCK_H
+#define CW_CLOCK_H
+
+#include <stdint.h>
+
+/* Monotonic time: for timeouts, back-off and intervals. */
+int64_t clock_mono_ms(void);
+/* Wall-clock time, epoch milliseconds UTC: the `clock: wall` backstop. */
+int64_t clock_wall_ms(void);
+void clock_sleep_ms(int ms);
+
+#endif
