@@ -21,11 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "customer.h"
 #include "event.h"
 #include "log.h"
+#include "secret.h"
 
 #define CFG_MAX_FILE (4u << 20) /* config files larger than this are refused */
 #define CFG_MAX_DEPTH 64        /* nesting limit: keeps the recursive passes bounded */
@@ -1032,10 +1034,14 @@ static void parse_levels(struct parse *p, const char *path, const struct node *k
                          const struct node *v);
 static void parse_properties(struct parse *p, const char *path, const struct node *k,
                              const struct node *v);
+static void parse_redis_password(struct parse *p, const char *path, const struct node *k,
+                                 const struct node *v);
 static void parse_topics(struct parse *p, const char *path, const struct node *k,
                          const struct node *v);
 static void parse_rules(struct parse *p, const char *path, const struct node *k,
                         const struct node *v);
+static void parse_tier_derivation(struct parse *p, const char *path, const struct node *k,
+                                  const struct node *v);
 
 static const char *check_key_prefix(const char *s)
 {
@@ -1076,7 +1082,7 @@ static const struct option redis_opts[] = {
      .imin = 1, .imax = 65535},
     {.name = "unix_socket", .type = T_OPT_STRING, .offset = CFG(redis_unix)},
     {.name = "user", .type = T_OPT_STRING, .offset = CFG(redis_user)},
-    {.name = "password", .type = T_OPT_STRING, .offset = CFG(redis_password)},
+    {.name = "password", .type = T_CUSTOM, .custom = parse_redis_password},
     {.name = "db", .type = T_INT, .offset = CFG(redis_db), .def = "0", .imin = 0, .imax = 15},
     {.name = "timeout", .type = T_DUR_INT, .offset = CFG(redis_timeout_ms), .def = "2s",
      .imin = 1, .imax = 600000},
@@ -1110,6 +1116,21 @@ static const struct option engine_opts[] = {
     {0},
 };
 
+/* The ring of weekly spend holds 52 weeks including the current one; tiers use whole
+ * weeks before the current one (tiers.h). */
+static const struct option tiers_opts[] = {
+    {.name = "derive", .type = T_BOOL, .offset = CFG(tiers_derive), .def = "false"},
+    {.name = "key_share", .type = T_DOUBLE, .offset = CFG(tiers_key_share), .def = "0.2",
+     .dmin = 0, .dmax = 1, .flags = OPT_MIN_EXCL},
+    {.name = "strategic_share", .type = T_DOUBLE, .offset = CFG(tiers_strategic_share),
+     .def = "0.02", .dmin = 0, .dmax = 1},
+    {.name = "window", .type = T_DUR_I64, .offset = CFG(tiers_window_ms), .def = "26w",
+     .imin = CW_SPEND_BUCKET_MS, .imax = (CW_SPEND_BUCKETS - 1) * CW_SPEND_BUCKET_MS},
+    {.name = "min_buyers", .type = T_U32, .offset = CFG(tiers_min_buyers), .def = "100",
+     .imin = 1, .imax = 100000000},
+    {0},
+};
+
 static const struct option sinks_opts[] = {
     {.name = "log", .type = T_BOOL, .offset = CFG(sink_log), .def = "true"},
     {0},
@@ -1125,6 +1146,7 @@ static const struct option top_opts[] = {
     {.name = "redis", .type = T_SECTION, .sub = redis_opts},
     {.name = "engine", .type = T_SECTION, .sub = engine_opts},
     {.name = "rules", .type = T_CUSTOM, .custom = parse_rules},
+    {.name = "tiers", .type = T_CUSTOM, .custom = parse_tier_derivation, .sub = tiers_opts},
     {.name = "sinks", .type = T_SECTION, .sub = sinks_opts},
     {.name = "logging", .type = T_SECTION, .sub = logging_opts},
     {0},
@@ -1157,11 +1179,103 @@ static void parse_levels(struct parse *p, const char *path, const struct node *k
              cfg->alarm_clear_score, cfg->alarm_score);
 }
 
+static void parse_tier_derivation(struct parse *p, const char *path, const struct node *k,
+                                  const struct node *v)
+{
+    struct config *cfg = p->cfg;
+    size_t before = p->n_total;
+    options_parse(p, path, v, tiers_opts, cfg);
+    if (p->n_total != before)
+        return;
+    if (cfg->tiers_strategic_share > cfg->tiers_key_share)
+        perr(p, k, path, "strategic_share (%g) must not be higher than key_share (%g)",
+             cfg->tiers_strategic_share, cfg->tiers_key_share);
+    if (cfg->tiers_window_ms % CW_SPEND_BUCKET_MS != 0)
+        perr(p, k, path, "window must be a whole number of weeks (spend is kept per week)");
+}
+
+/* ---- secrets (secret.h): redis.password and kafka.properties values ---- */
+
+/* Remembers where the first secret written out in the file is, for the warning that
+ * config_load gives when other users may read the file. */
+static void note_literal_secret(struct parse *p, const char *path, const struct node *v)
+{
+    char buf[CFG_PATH_LEN + 48];
+
+    if (p->cfg->literal_secret != NULL || v->null || v->value[0] == '\0')
+        return;
+    snprintf(buf, sizeof buf, "%zu:%zu: %s", v->line, v->col, path);
+    if ((p->cfg->literal_secret = strdup(buf)) == NULL)
+        p->oom = true;
+}
+
+/* Reads the secret that mapping `v` names: {file: PATH}, {env: NAME} or {credential:
+ * NAME}. Returns 0 with *out set (owned; secret_free) or -1 after reporting the error at
+ * the source key. Messages never quote the keys of `v`: a mistyped flow mapping such as
+ * {s3cret} would otherwise print the secret. */
+static int secret_value(struct parse *p, const char *path, const struct node *v, char **out)
+{
+    static const char sources[] = "expected one key: file, env or credential";
+    const struct node *k, *ref;
+    enum secret_source src;
+    char sub[CFG_PATH_LEN], why[512], d[64];
+
+    if (v->n != 2) {
+        perr(p, v, path, "%s, got %zu keys", sources, v->n / 2);
+        return -1;
+    }
+    k = v->child[0];
+    ref = v->child[1];
+    if (k->bad || ref->bad)
+        return -1; /* reported */
+    if (secret_source_parse(k->value, &src) < 0) {
+        perr(p, k, path, "unknown secret source (%s)", sources);
+        return -1;
+    }
+    path_join(sub, sizeof sub, path, k->value);
+    if (ref->kind != N_SCALAR || ref->null || ref->value[0] == '\0') {
+        perr(p, ref, sub, "expected a non-empty %s, got %s", src == SECRET_FILE ? "path" : "name",
+             describe(d, ref));
+        return -1;
+    }
+    *out = secret_resolve(src, ref->value, p->name, why, sizeof why);
+    if (*out == NULL) {
+        perr(p, k, sub, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static void parse_redis_password(struct parse *p, const char *path, const struct node *k,
+                                 const struct node *v)
+{
+    char *secret = NULL;
+
+    (void)k;
+    if (v->kind == N_MAP) {
+        if (secret_value(p, path, v, &secret) < 0)
+            return;
+    } else if (v->kind == N_SCALAR) {
+        note_literal_secret(p, path, v);
+        if (!v->null && v->value[0] != '\0' && (secret = strdup(v->value)) == NULL) {
+            p->oom = true;
+            return;
+        }
+    } else {
+        perr(p, v, path,
+             "expected a string or {file: PATH}, {env: NAME} or {credential: NAME}, got a "
+             "sequence");
+        return;
+    }
+    secret_free(p->cfg->redis_password);
+    p->cfg->redis_password = secret;
+}
+
 static void kv_free(struct config *cfg)
 {
     for (size_t i = 0; i < cfg->n_kafka_props; i++) {
         free(cfg->kafka_props[i].key);
-        free(cfg->kafka_props[i].value);
+        secret_free(cfg->kafka_props[i].value);
     }
     free(cfg->kafka_props);
     cfg->kafka_props = NULL;
@@ -1193,12 +1307,18 @@ static void parse_properties(struct parse *p, const char *path, const struct nod
             perr(p, pk, path, "empty property name");
             continue;
         }
-        if (pv->kind != N_SCALAR || pv->null) {
+        if (pv->kind == N_MAP) { /* {file: ...}, {env: ...} or {credential: ...} */
+            if (secret_value(p, sub, pv, &kv->value) < 0)
+                continue;
+        } else if (pv->kind != N_SCALAR || pv->null) {
             perr(p, pv, sub, "expected a value, got %s", describe(d, pv));
             continue;
+        } else {
+            if (secret_key_is_sensitive(pk->value))
+                note_literal_secret(p, sub, pv);
+            kv->value = strdup(pv->value);
         }
         kv->key = strdup(pk->value);
-        kv->value = strdup(pv->value);
         cfg->n_kafka_props++;
         if (kv->key == NULL || kv->value == NULL) {
             p->oom = true;
@@ -1633,6 +1753,8 @@ struct config *config_load(const char *path, char *errs, size_t errs_len)
     char *buf = NULL;
     size_t len = 0, cap = 0;
     struct config *cfg;
+    struct stat st;
+    bool others_read;
 
     if (f == NULL) {
         if (errs_len > 0)
@@ -1669,9 +1791,15 @@ struct config *config_load(const char *path, char *errs, size_t errs_len)
             break;
         }
     }
+    others_read = fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH);
     fclose(f);
     cfg = config_load_buffer(path, buf, len, errs, errs_len);
     free(buf);
+    if (cfg != NULL && cfg->literal_secret != NULL && others_read)
+        log_warn("%s:%s: a secret is written out in a file that every user can read (mode "
+                 "%04o): chmod 640 %s (owner root, group of the daemon), or read the secret "
+                 "from {file: PATH}, {env: NAME} or {credential: NAME}",
+                 path, cfg->literal_secret, (unsigned)(st.st_mode & 07777), path);
     return cfg;
 fail:
     fclose(f);
@@ -1683,8 +1811,8 @@ void config_free(struct config *cfg)
 {
     if (cfg == NULL)
         return;
-    if (cfg->redis_password != NULL)
-        explicit_bzero(cfg->redis_password, strlen(cfg->redis_password));
+    secret_free(cfg->redis_password);
+    free(cfg->literal_secret);
     options_free(top_opts, cfg);
     for (size_t i = 0; i < cfg->n_topics; i++)
         topic_config_clear(&cfg->topics[i]);

@@ -99,6 +99,9 @@ struct kv {
 
 struct config {
     char *path; /* owned: the file this was read from */
+    char *literal_secret; /* owned; "LINE:COL: KEY" of the first secret written out in the
+                           * file (secret.h), NULL if none: config_load warns when other
+                           * users may read such a file */
 
     /* kafka: */
     char *brokers;  /* owned; default "localhost:9092" */
@@ -117,7 +120,8 @@ struct config {
     int redis_port;     /* default 6379 */
     char *redis_unix;   /* owned; NULL = TCP */
     char *redis_user;   /* owned; NULL = none */
-    char *redis_password; /* owned; NULL = none (never logged) */
+    char *redis_password; /* owned; NULL = none (never logged; written out or read from
+                           * a file, the environment or a credential, secret.h) */
     int redis_db;       /* default 0 */
     int redis_timeout_ms; /* connect and command timeout; default 2000 */
     char *key_prefix;   /* owned; default "cw"; at most CW_KEY_PREFIX_MAX bytes */
@@ -132,6 +136,13 @@ struct config {
     double watch_clear_score; /* watch falls to ok when score < this; 0 = watch_score */
     double alarm_clear_score; /* alarm falls when score < this; 0 = alarm_score */
     struct rule_config rules[RULE__COUNT];
+
+    /* tiers: derived from trailing spend for customers whose tier no event set */
+    bool tiers_derive;            /* default false */
+    double tiers_key_share;       /* top share of buyers that is key or above; default 0.2 */
+    double tiers_strategic_share; /* top share that is strategic; default 0.02 */
+    int64_t tiers_window_ms;      /* trailing spend window, whole weeks; default 26w */
+    uint32_t tiers_min_buyers;    /* fewer buyers in a partition: none derived; default 100 */
 
     /* sinks: */
     bool sink_log;         /* default true */

@@ -1,12 +1,15 @@
 /* customer.c — customer state: initialisation, the compact binary encoding stored in Redis,
  * and the hash used for ids.
  *
- * Encoding, version 2 (all multi-byte integers little-endian). Version 1 (before the
- * rules of the second milestone) is rejected: the daemon then starts the customer afresh.
- *   u8      version (2)
+ * Encoding, version 3 (all multi-byte integers little-endian). Version 2 is read too (it
+ * had no bit 7: its tiers could only come from events, so a tier other than standard
+ * counts as set by an event). Version 1 (before the rules of the second milestone) is
+ * rejected: the daemon then starts the customer afresh.
+ *   u8      version (3)
  *   u8      flags: bit 0 unsubscribed, bit 1 complaints follow, bit 2 tickets follow,
  *                  bit 3 recent event ids follow, bit 4 manager change follows,
- *                  bit 5 low rating follows, bit 6 spend follows
+ *                  bit 5 low rating follows, bit 6 spend follows, bit 7 the tier was set
+ *                  by a customer.updated event
  *   u8      tier
  *   varint  order_count
  *   zigzag  first_order_ms, last_order_ms, last_event_ms
@@ -36,7 +39,8 @@
 
 #include "rules.h"
 
-#define ENC_VERSION 2
+#define ENC_VERSION 3
+#define ENC_VERSION_V2 2
 
 #define FLAG_UNSUBSCRIBED 0x01
 #define FLAG_COMPLAINTS 0x02
@@ -45,10 +49,33 @@
 #define FLAG_MANAGER 0x10
 #define FLAG_LOW_RATING 0x20
 #define FLAG_SPEND 0x40
-#define FLAG_ALL 0x7f
+#define FLAG_TIER_SET 0x80
+#define FLAG_ALL 0xff
 
 #define ITEM_REOPENED 0x01
 #define ITEM_REPLIED 0x02
+
+int64_t cw_week_of(int64_t t_ms)
+{
+    int64_t q = t_ms / CW_SPEND_BUCKET_MS;
+    if (t_ms % CW_SPEND_BUCKET_MS != 0 && t_ms < 0)
+        q--;
+    return q;
+}
+
+int customer_spend_slot(int64_t week)
+{
+    int64_t m = week % CW_SPEND_BUCKETS;
+    return (int)(m < 0 ? m + CW_SPEND_BUCKETS : m);
+}
+
+uint64_t customer_week_spend(const struct customer *c, int64_t week)
+{
+    int64_t top = cw_week_of(c->spend_ms);
+    if (week > top || week <= top - CW_SPEND_BUCKETS)
+        return 0;
+    return c->spend[customer_spend_slot(week)];
+}
 
 void customer_init(struct customer *c, const char *id)
 {
@@ -161,6 +188,8 @@ size_t customer_encode(const struct customer *c, uint8_t *buf, size_t cap)
             spend_mask |= 1ull << i;
     if (spend_mask || c->spend_ms != 0)
         flags |= FLAG_SPEND;
+    if (c->tier_set)
+        flags |= FLAG_TIER_SET;
 
     put_u8(&w, ENC_VERSION);
     put_u8(&w, flags);
@@ -322,13 +351,17 @@ int customer_decode(struct customer *c, const char *id, const uint8_t *buf, size
 
     snprintf(own_id, sizeof own_id, "%s", id);
     customer_init(c, own_id);
-    if (buf == NULL || get_u8(&r, &version) < 0 || version != ENC_VERSION)
+    if (buf == NULL || get_u8(&r, &version) < 0 ||
+        (version != ENC_VERSION && version != ENC_VERSION_V2))
         return -1;
-    if (get_u8(&r, &flags) < 0 || (flags & ~FLAG_ALL))
+    if (get_u8(&r, &flags) < 0 || (flags & ~FLAG_ALL) ||
+        (version == ENC_VERSION_V2 && (flags & FLAG_TIER_SET)))
         return -1;
     c->unsubscribed = (flags & FLAG_UNSUBSCRIBED) != 0;
     if (get_u8(&r, &c->tier) < 0 || c->tier >= TIER__COUNT)
         return -1;
+    c->tier_set = version == ENC_VERSION_V2 ? c->tier != TIER_STANDARD
+                                            : (flags & FLAG_TIER_SET) != 0;
     if (get_varint32(&r, &c->order_count) < 0 || get_zigzag(&r, &c->first_order_ms) < 0 ||
         get_zigzag(&r, &c->last_order_ms) < 0 || get_zigzag(&r, &c->last_event_ms) < 0 ||
         get_f64(&r, &c->total_spend) < 0 || get_u64_raw(&r, &c->manager_hash) < 0)

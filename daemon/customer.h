@@ -21,6 +21,14 @@
 #define CW_SPEND_BUCKETS 52
 #define CW_SPEND_WINDOW_MAX_MS (CW_SPEND_BUCKETS * CW_SPEND_BUCKET_MS)
 
+struct customer;
+/* The week (counted from the Unix epoch, UTC) that contains time t. */
+int64_t cw_week_of(int64_t t_ms);
+/* The slot of the spend ring that holds `week`. */
+int customer_spend_slot(int64_t week);
+/* Cents `c` spent in `week`; 0 for weeks outside its ring. */
+uint64_t customer_week_spend(const struct customer *c, int64_t week);
+
 struct open_item {
     uint64_t id_hash;  /* hash of complaint_id / ticket_id */
     int64_t opened_ms; /* opened (or reopened) at */
@@ -38,7 +46,9 @@ struct alert_state {
 
 struct customer {
     char id[CW_ID_MAX + 1];
-    uint8_t tier;          /* enum tier */
+    uint8_t tier;          /* enum tier: the tier the rules use */
+    uint8_t tier_set;      /* the tier came from a customer.updated event (else derived
+                            * from spend when tiers.derive is on, see tiers.h) */
     uint8_t unsubscribed;
     int64_t unsubscribed_ms; /* when it unsubscribed (valid while unsubscribed) */
     uint32_t order_count;

@@ -5,12 +5,16 @@
 #include <string.h>
 
 #include "log.h"
+#include "secret.h"
 
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
                    size_t err_len)
 {
     char why[512];
     if (rd_kafka_conf_set(conf, key, value, why, sizeof why) != RD_KAFKA_CONF_OK) {
+        /* librdkafka's reason may quote the value: not for a password */
+        if (secret_key_is_sensitive(key) && value[0] != '\0' && strstr(why, value) != NULL)
+            snprintf(why, sizeof why, "invalid value " SECRET_MASK);
         snprintf(err, err_len, "kafka property %s: %s", key, why);
         return -1;
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decode.h"
 #include "log.h"
 #include "rules.h"
 
@@ -17,6 +18,7 @@ struct partition *partition_new(int32_t id, const struct config *cfg,
     p->id = id;
     p->epoch = meta->epoch;
     p->clock_ms = meta->clock_ms;
+    p->tiers = meta->tiers;
     p->n_topics = cfg->n_topics;
     p->next_offset = malloc(cfg->n_topics * sizeof *p->next_offset);
     p->applied_offset = malloc(cfg->n_topics * sizeof *p->applied_offset);
@@ -43,6 +45,7 @@ void partition_free(struct partition *p)
     free(p->applied_offset);
     free(p->committed_offset);
     customer_table_free(p->customers);
+    late_buffer_free(&p->held);
     free(p->dirty);
     alert_list_free(&p->alerts);
     free(p->queue);
@@ -144,6 +147,212 @@ static void record_notices(struct partition *p, const struct config *cfg, struct
         out_of_memory(p);
 }
 
+/* One customer only in Redis, for the tier cut-offs: its id hash (SCAN may list a key
+ * twice) and its trailing spend. */
+struct scanned_spend {
+    uint64_t id_hash;
+    uint64_t cents;
+};
+
+static int by_id_hash(const void *a, const void *b)
+{
+    uint64_t x = ((const struct scanned_spend *)a)->id_hash;
+    uint64_t y = ((const struct scanned_spend *)b)->id_hash;
+    return (x > y) - (x < y);
+}
+
+struct tier_ctx {
+    const struct config *cfg;
+    struct tier_sample *sample;
+    int64_t week;
+    int rc;
+};
+
+static void sample_cached(void *ctx, struct customer *c)
+{
+    struct tier_ctx *x = ctx;
+    if (tier_sample_add(x->sample, x->cfg, c, x->week) < 0)
+        x->rc = -1;
+}
+
+#define TIER_SCAN_STEP 512
+
+/* Reads the customers of p that are in Redis but not in memory, appending their id
+ * hashes and trailing spend to *out. Returns 0 or -1 (Redis error or ENOMEM). */
+static int scan_stored_spend(struct partition *p, const struct config *cfg, struct store *store,
+                             int64_t week, struct scanned_spend **out, size_t *n_out)
+{
+    struct id_list ids = {0};
+    const char **missing = NULL;
+    struct customer *tmp = NULL;
+    struct customer **slots = NULL;
+    bool *found = NULL;
+    size_t cap_tmp = 0;
+    struct scanned_spend *v = NULL;
+    size_t n_v = 0, cap = 0;
+    char cursor[32] = "0";
+    int rc = 0;
+
+    while (rc == 0) {
+        size_t m = 0;
+        if (store_scan_customers(store, p->id, cursor, TIER_SCAN_STEP, &ids) < 0) {
+            rc = -1;
+            break;
+        }
+        if (ids.n > cap_tmp) { /* SCAN may return more than it was asked for */
+            free(missing);
+            free(tmp);
+            free(slots);
+            free(found);
+            cap_tmp = ids.n;
+            missing = malloc(cap_tmp * sizeof *missing);
+            tmp = malloc(cap_tmp * sizeof *tmp);
+            slots = malloc(cap_tmp * sizeof *slots);
+            found = malloc(cap_tmp * sizeof *found);
+            if (missing == NULL || tmp == NULL || slots == NULL || found == NULL) {
+                rc = -1;
+                break;
+            }
+            for (size_t i = 0; i < cap_tmp; i++)
+                slots[i] = &tmp[i];
+        }
+        for (size_t i = 0; i < ids.n; i++)
+            if (customer_table_find(p->customers, ids.id[i]) == NULL)
+                missing[m++] = ids.id[i];
+        if (m > 0 && store_load(store, p->id, m, missing, slots, found) < 0) {
+            rc = -1;
+            break;
+        }
+        if (n_v + m > cap) {
+            size_t c2 = cap ? cap * 2 : 4096;
+            while (c2 < n_v + m)
+                c2 *= 2;
+            struct scanned_spend *nv = realloc(v, c2 * sizeof *nv);
+            if (nv == NULL) {
+                rc = -1;
+                break;
+            }
+            v = nv;
+            cap = c2;
+        }
+        for (size_t i = 0; i < m; i++) {
+            if (!found[i])
+                continue;
+            v[n_v].id_hash = cw_hash64(missing[i], strlen(missing[i]), 0);
+            v[n_v].cents = tier_trailing_cents(cfg, &tmp[i], week);
+            n_v++;
+        }
+        if (strcmp(cursor, "0") == 0)
+            break;
+    }
+    id_list_free(&ids);
+    free(missing);
+    free(tmp);
+    free(slots);
+    free(found);
+    if (rc < 0) {
+        free(v);
+        return -1;
+    }
+    *out = v;
+    *n_out = n_v;
+    return 0;
+}
+
+/* Computes p's tier cut-offs for the week of clock_ms over all its customers: those in
+ * memory (which are current) and those only in Redis. Returns 0 or -1. */
+static int update_tiers(struct partition *p, const struct config *cfg, struct store *store,
+                        int64_t clock_ms)
+{
+    int64_t week = cw_week_of(clock_ms);
+    struct tier_sample sample = {0};
+    struct tier_ctx x = {cfg, &sample, week, 0};
+    struct scanned_spend *stored = NULL;
+    size_t n_stored = 0;
+
+    customer_table_each(p->customers, sample_cached, &x);
+    int rc = x.rc;
+    if (rc == 0)
+        rc = scan_stored_spend(p, cfg, store, week, &stored, &n_stored);
+    if (rc == 0 && n_stored > 0) {
+        qsort(stored, n_stored, sizeof *stored, by_id_hash);
+        for (size_t i = 0; rc == 0 && i < n_stored; i++) {
+            if (i > 0 && stored[i].id_hash == stored[i - 1].id_hash)
+                continue; /* listed twice by SCAN */
+            if (tier_sample_push(&sample, stored[i].cents) < 0)
+                rc = -1;
+        }
+    }
+    if (rc == 0) {
+        char from[32];
+        tier_cutoffs_compute(cfg, &sample, week, &p->tiers);
+        format_rfc3339(week * CW_SPEND_BUCKET_MS, from);
+        log_info("partition %" PRId32 ": tiers for the week from %.10s: %" PRIu32
+                 " buyers, key from %.2f, strategic from %.2f",
+                 p->id, from, p->tiers.buyers,
+                 p->tiers.key_cents == UINT64_MAX ? 0.0 : (double)p->tiers.key_cents / 100.0,
+                 p->tiers.strategic_cents == UINT64_MAX ? 0.0
+                                                       : (double)p->tiers.strategic_cents / 100.0);
+        p->uncommitted = true;
+    }
+    free(stored);
+    tier_sample_free(&sample);
+    return rc;
+}
+
+void partition_reset_tiers(struct partition *p)
+{
+    p->tiers.week = TIER_WEEK_NONE;
+}
+
+static int64_t sub_sat(int64_t a, int64_t b)
+{
+    return b > 0 && a < INT64_MIN + b ? INT64_MIN : a - b;
+}
+
+/* Makes the tier cut-offs current for an event at ts_ms. Returns 0 or -1. */
+static int ensure_tiers(struct partition *p, const struct config *cfg, struct store *store,
+                        int64_t ts_ms)
+{
+    if (!tier_cutoffs_stale(cfg, &p->tiers, ts_ms))
+        return 0;
+    return update_tiers(p, cfg, store, ts_ms);
+}
+
+/* Applies one event whose customer is in memory and whose tier cut-offs are current. */
+static void apply_one(struct partition *p, const struct config *cfg, const struct event *ev)
+{
+    struct notice_list nl;
+    struct customer *c = customer_table_find(p->customers, ev->customer_id);
+    nl.count = 0;
+    int tier = tier_derive(cfg, &p->tiers, c, ev->ts_ms);
+    if (rules_apply_event_tier(cfg, c, ev, tier, &nl) == APPLY_DUPLICATE) {
+        p->stats.duplicates++;
+        return;
+    }
+    p->stats.applied++;
+    mark_dirty(p, c);
+    record_notices(p, cfg, c, &nl);
+    p->uncommitted = true;
+}
+
+/* Applies the held events due by `watermark`, earliest first. Returns 0 or -1 (Redis: a
+ * customer to load, or the tier cut-offs; the event stays held). */
+static int release_held(struct partition *p, const struct config *cfg, struct store *store,
+                        int64_t watermark)
+{
+    struct event ev;
+    while (late_buffer_peek(&p->held, &ev) && ev.ts_ms <= watermark) {
+        const char *id = ev.customer_id;
+        if (ensure_tiers(p, cfg, store, ev.ts_ms) < 0 ||
+            (customer_table_find(p->customers, id) == NULL && load_missing(p, store, &id, 1) < 0))
+            return -1;
+        late_buffer_pop(&p->held);
+        apply_one(p, cfg, &ev);
+    }
+    return 0;
+}
+
 int partition_process(struct partition *p, const struct config *cfg, struct store *store)
 {
     if (p->n_queued == 0)
@@ -161,24 +370,32 @@ int partition_process(struct partition *p, const struct config *cfg, struct stor
     if (rc < 0)
         return -1;
 
-    struct notice_list nl;
+    int64_t lateness = cfg->lateness_ms > 0 ? cfg->lateness_ms : 0;
     for (size_t i = 0; i < p->n_queued; i++) {
         struct queued_event *q = &p->queue[i];
+        if (!q->rejected) {
+            if (q->ev.ts_ms > p->clock_ms)
+                p->clock_ms = q->ev.ts_ms;
+            int64_t watermark = sub_sat(p->clock_ms, lateness);
+            int step = release_held(p, cfg, store, watermark);
+            if (step == 0 && lateness > 0 && q->ev.ts_ms > watermark) {
+                uint64_t order = (uint64_t)q->topic << 56 | ((uint64_t)q->offset & ((1ull << 56) - 1));
+                if (late_buffer_push(&p->held, &q->ev, order) < 0)
+                    out_of_memory(p);
+            } else if (step == 0 && (step = ensure_tiers(p, cfg, store, q->ev.ts_ms)) == 0) {
+                if (lateness > 0)
+                    p->stats.late++;
+                apply_one(p, cfg, &q->ev);
+            }
+            if (step < 0) {
+                /* keep what is not applied or held yet, in order, for the next call */
+                memmove(p->queue, p->queue + i, (p->n_queued - i) * sizeof *p->queue);
+                p->n_queued -= i;
+                return -1;
+            }
+        }
         p->applied_offset[q->topic] = q->offset + 1;
         p->uncommitted = true;
-        if (q->rejected)
-            continue;
-        struct customer *c = customer_table_find(p->customers, q->ev.customer_id);
-        nl.count = 0;
-        if (rules_apply_event(cfg, c, &q->ev, &nl) == APPLY_DUPLICATE) {
-            p->stats.duplicates++;
-            continue;
-        }
-        p->stats.applied++;
-        if (q->ev.ts_ms > p->clock_ms)
-            p->clock_ms = q->ev.ts_ms;
-        mark_dirty(p, c);
-        record_notices(p, cfg, c, &nl);
     }
     p->n_queued = 0;
     return 0;
@@ -189,6 +406,8 @@ int partition_sweep(struct partition *p, const struct config *cfg, struct store 
 {
     if (p->n_queued > 0)
         return 0; /* apply queued events first, in order */
+    if (release_held(p, cfg, store, now_ms) < 0)
+        return -1;
     char(*due)[CW_ID_MAX + 1] = malloc(max * sizeof *due);
     const char **ids = malloc(max * sizeof *ids);
     int rc = -1;
@@ -258,17 +477,17 @@ int partition_rescan(struct partition *p, const struct config *cfg, struct store
     bool first = strcmp(p->rescan_cursor, "0") == 0 && p->rescanned == 0;
     if (first)
         customer_table_each(p->customers, rescan_cached, &x);
-    char(*ids)[CW_ID_MAX + 1] = malloc(max * sizeof *ids);
-    const char **missing = calloc(max, sizeof *missing);
-    size_t n = 0, m = 0;
+    struct id_list ids = {0};
+    const char **missing = NULL;
+    size_t m = 0;
     int rc = -1;
-    if (ids == NULL || missing == NULL)
+    if (store_scan_customers(store, p->id, p->rescan_cursor, max, &ids) < 0)
         goto out;
-    if (store_scan_customers(store, p->id, p->rescan_cursor, max, ids, &n) < 0)
+    if (ids.n > 0 && (missing = malloc(ids.n * sizeof *missing)) == NULL)
         goto out;
-    for (size_t i = 0; i < n; i++)
-        if (customer_table_find(p->customers, ids[i]) == NULL)
-            missing[m++] = ids[i];
+    for (size_t i = 0; i < ids.n; i++)
+        if (customer_table_find(p->customers, ids.id[i]) == NULL)
+            missing[m++] = ids.id[i];
     if (load_missing(p, store, missing, m) < 0)
         goto out;
     /* cached customers were re-evaluated on the first step; the loaded ones now */
@@ -285,7 +504,7 @@ int partition_rescan(struct partition *p, const struct config *cfg, struct store
         rc = 1;
     }
 out:
-    free(ids);
+    id_list_free(&ids);
     free(missing);
     return rc;
 }
@@ -310,6 +529,8 @@ int partition_commit(struct partition *p, struct store *store, size_t max_custom
         .alerts = &p->alerts,
         .offsets = p->applied_offset,
         .clock_ms = p->clock_ms,
+        .tiers = &p->tiers,
+        .held = &p->held,
     };
     int rc = store_commit(store, &b);
     if (rc != 0)
@@ -322,6 +543,7 @@ int partition_commit(struct partition *p, struct store *store, size_t max_custom
         p->dirty[i]->dirty = 0;
     p->n_dirty = 0;
     alert_list_clear(&p->alerts);
+    late_buffer_committed(&p->held);
     p->uncommitted = false;
     p->stats.commits++;
     /* Everything in memory is now in Redis: bound memory by dropping the cache. */

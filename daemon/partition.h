@@ -18,6 +18,8 @@
 #include "customer_table.h"
 #include "event.h"
 #include "store.h"
+#include "late_buffer.h"
+#include "tiers.h"
 
 /* A polled message waiting to be applied: an event, or a rejected message whose offset
  * still has to be passed in order. */
@@ -31,6 +33,7 @@ struct queued_event {
 struct partition_stats {
     uint64_t applied;
     uint64_t duplicates;
+    uint64_t late; /* arrived later than engine.lateness allows: applied out of order */
     uint64_t commits; /* transactions that reached Redis */
 };
 
@@ -41,7 +44,9 @@ struct partition {
     int64_t *next_offset;    /* per topic: next offset to accept from Kafka, -1 = any */
     int64_t *applied_offset; /* per topic: next offset after what is applied, -1 = none */
     int64_t *committed_offset; /* per topic: what Redis holds after our last commit */
-    int64_t clock_ms;        /* partition clock: latest event time applied */
+    int64_t clock_ms;        /* partition clock: latest event time seen (applied or held) */
+    struct late_buffer held; /* events held back for engine.lateness (late_buffer.h) */
+    struct tier_cutoffs tiers; /* derived tiers (tiers.h), committed with the offsets */
     struct customer_table *customers;
     struct customer **dirty; /* changed since the last commit */
     size_t n_dirty, dirty_cap;
@@ -64,14 +69,22 @@ void partition_free(struct partition *p); /* accepts NULL */
  * nothing is committed that was not applied, and a restart resumes from Redis. */
 struct queued_event *partition_enqueue(struct partition *p, int topic, int64_t offset);
 
-/* Applies all queued events. Returns 0, or -1 when Redis could not load the customers
- * (the queue is kept, nothing is applied). */
+/* Applies all queued events, in event-time order within engine.lateness: each event is
+ * held until the partition clock (the latest event time seen) minus lateness reaches its
+ * time, then applied with the other held events in (time, topic, offset) order. Returns
+ * 0, or -1 when Redis failed: loading customers, or reading every customer to derive the
+ * week's tier cut-offs; the events not yet applied or held stay queued (those before stay
+ * applied, to be committed). */
 int partition_process(struct partition *p, const struct config *cfg, struct store *store);
 
-/* Fires timers due at now_ms for up to `max` customers of p listed due in Redis.
+/* Applies the held events due by now_ms (the watermark: the clock minus lateness), then
+ * fires timers due at now_ms for up to `max` customers of p listed due in Redis.
  * Returns the number of customers advanced, or -1 on a Redis error. */
 int partition_sweep(struct partition *p, const struct config *cfg, struct store *store,
                     int64_t now_ms, size_t max);
+
+/* Forgets p's tier cut-offs, so that the next event recomputes them (after a reload). */
+void partition_reset_tiers(struct partition *p);
 
 /* Starts re-evaluating every customer of p (see partition_rescan). */
 void partition_start_rescan(struct partition *p);

@@ -196,6 +196,17 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
                 log_error("partition %" PRId32 ": out of memory", tp->partition);
                 abort();
             }
+            /* events held back for engine.lateness are part of what Redis holds */
+            while (store_load_held(pl->store, tp->partition, &p->held) < 0) {
+                late_buffer_free(&p->held);
+                if (pl->stop && *pl->stop) {
+                    partition_free(p);
+                    rd_kafka_assign(pl->rk, NULL);
+                    return;
+                }
+                notify_watchdog();
+                clock_sleep_ms(200);
+            }
             pl->parts[tp->partition] = p;
             pl->owned++;
             outbox_partition_add(pl->outbox, tp->partition);
@@ -449,14 +460,28 @@ void pipeline_reload(struct pipeline *pl, struct config *next)
     cur->watch_clear_score = next->watch_clear_score;
     cur->alarm_clear_score = next->alarm_clear_score;
     cur->timer_interval_ms = next->timer_interval_ms;
+    bool tiers_changed = cur->tiers_derive != next->tiers_derive ||
+                         cur->tiers_key_share != next->tiers_key_share ||
+                         cur->tiers_strategic_share != next->tiers_strategic_share ||
+                         cur->tiers_window_ms != next->tiers_window_ms ||
+                         cur->tiers_min_buyers != next->tiers_min_buyers;
+    cur->tiers_derive = next->tiers_derive;
+    cur->tiers_key_share = next->tiers_key_share;
+    cur->tiers_strategic_share = next->tiers_strategic_share;
+    cur->tiers_window_ms = next->tiers_window_ms;
+    cur->tiers_min_buyers = next->tiers_min_buyers;
     cur->log_level = next->log_level;
     log_set_level((enum log_level)cur->log_level);
     config_free(next);
     pl->next_sweep_ms = 0;
     /* Due times in Redis were computed with the old thresholds: re-evaluate everyone. */
-    for (int32_t i = 0; i < pl->n_parts; i++)
-        if (pl->parts[i])
-            partition_start_rescan(pl->parts[i]);
+    for (int32_t i = 0; i < pl->n_parts; i++) {
+        if (pl->parts[i] == NULL)
+            continue;
+        partition_start_rescan(pl->parts[i]);
+        if (tiers_changed) /* recomputed before the next event */
+            partition_reset_tiers(pl->parts[i]);
+    }
     log_info("reload: rules and thresholds reloaded");
 }
 

@@ -13,6 +13,8 @@
 #include "decode.h"
 #include "due_queue.h"
 #include "rules.h"
+#include "late_buffer.h"
+#include "tiers.h"
 
 #define REPORT_MAX 10 /* rejected lines reported one by one */
 #define DEFAULT_MAX_BYTES 65536
@@ -29,6 +31,11 @@ struct replay {
     struct backtest *bt; /* borrowed, may be NULL */
     bool no_alerts;
     struct replay_stats *st;
+    int64_t event_clock;        /* latest event time applied (the partition clock) */
+    struct tier_cutoffs tiers;  /* derived tiers, over all customers of the file */
+    struct tier_sample sample;  /* owned; scratch for the cut-offs */
+    int sample_rc;
+    struct late_buffer held;    /* owned; events held back for engine.lateness */
 };
 
 /* Formats and prints the notices of one rules call for customer c. */
@@ -106,6 +113,28 @@ static int fire_due(struct replay *r, int64_t clock)
     return 0;
 }
 
+static void sample_customer(void *ctx, struct customer *c)
+{
+    struct replay *r = ctx;
+    if (tier_sample_add(&r->sample, r->cfg, c, r->tiers.week) < 0)
+        r->sample_rc = -1;
+}
+
+/* Computes the tier cut-offs for the week of `clock` over every customer, as the daemon
+ * does per partition (tiers.h). */
+static int update_tiers(struct replay *r, int64_t clock)
+{
+    r->tiers.week = cw_week_of(clock);
+    r->sample_rc = 0;
+    customer_table_each(r->table, sample_customer, r);
+    if (r->sample_rc < 0) {
+        fprintf(r->err, "replay: out of memory\n");
+        return -1;
+    }
+    tier_cutoffs_compute(r->cfg, &r->sample, r->tiers.week, &r->tiers);
+    return 0;
+}
+
 static int apply(struct replay *r, const struct event *ev)
 {
     bool created;
@@ -114,9 +143,15 @@ static int apply(struct replay *r, const struct event *ev)
         fprintf(r->err, "replay: out of memory\n");
         return -1;
     }
+    if (ev->ts_ms > r->event_clock)
+        r->event_clock = ev->ts_ms;
+    if (tier_cutoffs_stale(r->cfg, &r->tiers, r->event_clock) &&
+        update_tiers(r, r->event_clock) < 0)
+        return -1;
+    int tier = tier_derive(r->cfg, &r->tiers, c, ev->ts_ms);
     int64_t before = c->next_due_ms;
     r->notices.count = 0;
-    if (rules_apply_event(r->cfg, c, ev, &r->notices) == APPLY_DUPLICATE) {
+    if (rules_apply_event_tier(r->cfg, c, ev, tier, &r->notices) == APPLY_DUPLICATE) {
         r->st->duplicates++;
         return 0;
     }
@@ -129,6 +164,22 @@ static int apply(struct replay *r, const struct event *ev)
         return -1;
     if (c->next_due_ms != before && schedule(r, c) < 0)
         return -1;
+    return 0;
+}
+
+/* Applies the held events due by `watermark`, earliest first, each after the timers due
+ * before it. *clock is the timers' clock (it only moves forward). */
+static int release_held(struct replay *r, int64_t watermark, int64_t *clock)
+{
+    struct event ev;
+    while (late_buffer_peek(&r->held, &ev) && ev.ts_ms <= watermark) {
+        late_buffer_pop(&r->held);
+        if (ev.ts_ms > *clock)
+            *clock = ev.ts_ms;
+        if (fire_due(r, *clock) < 0 || apply(r, &ev) < 0)
+            return -1;
+    }
+    late_buffer_committed(&r->held); /* nothing to store: frees the released entries */
     return 0;
 }
 
@@ -157,7 +208,7 @@ static int run(struct replay *r, FILE *in, const struct replay_opts *opts)
     ssize_t n;
     uint64_t lineno = 0;
     bool have_clock = false;
-    int64_t clock = 0;
+    int64_t clock = 0, seen = 0;
     int rc = 0;
 
     errno = 0;
@@ -183,16 +234,42 @@ static int run(struct replay *r, FILE *in, const struct replay_opts *opts)
                         reject_reason_name(why), msg);
             continue;
         }
-        int64_t t = sub_sat(ev.ts_ms, lateness);
-        if (!have_clock || t > clock) {
-            clock = t;
+        /* held until the latest event time seen, minus lateness, reaches its time */
+        if (!have_clock || ev.ts_ms > seen)
+            seen = ev.ts_ms;
+        int64_t watermark = sub_sat(seen, lateness);
+        if (!have_clock) {
+            clock = watermark;
             have_clock = true;
         }
-        if (fire_due(r, clock) < 0 || apply(r, &ev) < 0) {
+        if (release_held(r, watermark, &clock) < 0) {
             rc = -1;
             break;
         }
+        if (watermark > clock)
+            clock = watermark;
+        if (fire_due(r, clock) < 0) {
+            rc = -1;
+            break;
+        }
+        if (lateness > 0 && ev.ts_ms > watermark) {
+            if (late_buffer_push(&r->held, &ev, lineno) < 0) {
+                fprintf(r->err, "replay: out of memory\n");
+                rc = -1;
+                break;
+            }
+        } else {
+            if (lateness > 0)
+                r->st->late++;
+            if (apply(r, &ev) < 0) {
+                rc = -1;
+                break;
+            }
+        }
     }
+    /* the input is complete: nothing more can arrive before the held events */
+    if (rc == 0 && release_held(r, INT64_MAX, &clock) < 0)
+        rc = -1;
     if (rc == 0 && ferror(in)) {
         fprintf(r->err, "%s: read error: %s\n", r->name, strerror(errno ? errno : EIO));
         rc = -1;
@@ -222,7 +299,8 @@ int replay_run(const struct config *cfg, FILE *in, const char *in_name,
     struct replay_stats local_stats;
     struct topic_config default_topic;
     bool own_topic = false;
-    struct replay r = {.cfg = cfg, .out = out, .err = err, .name = in_name ? in_name : "-"};
+    struct replay r = {.cfg = cfg, .out = out, .err = err, .name = in_name ? in_name : "-",
+                       .event_clock = INT64_MIN, .tiers = {.week = TIER_WEEK_NONE}};
     int rc = -1;
 
     if (opts == NULL)
@@ -262,6 +340,8 @@ int replay_run(const struct config *cfg, FILE *in, const char *in_name,
 done:
     customer_table_free(r.table);
     due_queue_free(&r.due);
+    tier_sample_free(&r.sample);
+    late_buffer_free(&r.held);
     alert_list_free(&r.alerts);
     if (own_topic)
         topic_config_clear(&default_topic);
@@ -284,11 +364,14 @@ void replay_stats_format(const struct replay_stats *s, char *buf, size_t len)
     }
     if (used > 0 && used + 1 < sizeof reasons)
         strcat(reasons, ")");
+    char late[48] = "";
+    if (s->late > 0)
+        snprintf(late, sizeof late, ", %" PRIu64 " late", s->late);
     snprintf(buf, len,
              "replay: %" PRIu64 " events, %" PRIu64 " accepted, %" PRIu64 " rejected%s, %" PRIu64
-             " duplicates, %" PRIu64 " alerts (%" PRIu64 " firing, %" PRIu64
+             " duplicates%s, %" PRIu64 " alerts (%" PRIu64 " firing, %" PRIu64
              " resolved), %" PRIu64 " customers",
-             s->events, s->accepted, s->rejected, reasons, s->duplicates,
+             s->events, s->accepted, s->rejected, reasons, s->duplicates, late,
              s->alerts_firing + s->alerts_resolved, s->alerts_firing, s->alerts_resolved,
              s->customers);
 }

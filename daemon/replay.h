@@ -33,6 +33,7 @@ struct replay_stats {
     uint64_t events;     /* non-empty input lines */
     uint64_t accepted;   /* decoded and applied */
     uint64_t duplicates; /* decoded, but an event_id seen recently for that customer */
+    uint64_t late;       /* later than engine.lateness allows: applied out of order */
     uint64_t rejected;   /* sum of rejected_by */
     uint64_t rejected_by[REJ__COUNT];
     uint64_t alerts_firing;   /* firing notices, repeats included */

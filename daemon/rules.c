@@ -230,39 +230,11 @@ static struct cond complaint_reopened_cond(const struct customer *c)
 
 /* ---- spend_drop: weekly spend buckets ---- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if (a % b != 0 && (a < 0) != (b < 0))
-        q--;
-    return q;
-}
-
-static int64_t week_of(int64_t t)
-{
-    return floor_div(t, WEEK_MS);
-}
-
-static int slot_of(int64_t week)
-{
-    int64_t m = week % CW_SPEND_BUCKETS;
-    return (int)(m < 0 ? m + CW_SPEND_BUCKETS : m);
-}
-
 /* Weeks in a window: ceil(window / 7d), 1..CW_SPEND_BUCKETS. */
 static int64_t spend_weeks(int64_t window_ms)
 {
     int64_t k = window_ms <= 0 ? 1 : (window_ms - 1) / WEEK_MS + 1;
     return k > CW_SPEND_BUCKETS ? CW_SPEND_BUCKETS : k;
-}
-
-/* Cents spent in `week` (0 outside the ring). */
-static uint64_t spend_bucket(const struct customer *c, int64_t week)
-{
-    int64_t top = week_of(c->spend_ms);
-    if (week > top || week <= top - CW_SPEND_BUCKETS)
-        return 0;
-    return c->spend[slot_of(week)];
 }
 
 /* Measures spend at time t (>= spend_ms): `recent` is the spend in the window's weeks,
@@ -275,14 +247,14 @@ static bool spend_measure(const struct customer *c, const struct rule_params *p,
     *recent = *baseline = 0;
     if (c->order_count < 2 || p->duration_ms <= 0)
         return false;
-    int64_t k = spend_weeks(p->duration_ms), wt = week_of(t);
+    int64_t k = spend_weeks(p->duration_ms), wt = cw_week_of(t);
     double start = (double)(wt - k + 1) * (double)WEEK_MS;
     double history = start - (double)c->first_order_ms;
     if (!(history >= (double)p->duration_ms))
         return false;
     uint64_t cents = 0;
     for (int64_t w = wt - k + 1; w <= wt; w++)
-        cents += spend_bucket(c, w);
+        cents += customer_week_spend(c, w);
     *recent = (double)cents / 100.0;
     double before = c->total_spend - *recent;
     if (!(before > 0))
@@ -323,7 +295,7 @@ static bool spend_drop_from(const struct customer *c, const struct rule_params *
     if (c->order_count < 2 || !(c->total_spend > 0) || !drop_valid(p))
         return false;
     int64_t pending = nonneg(p->pending_ms), k = spend_weeks(p->duration_ms);
-    int64_t t = c->spend_ms, w = week_of(t), run = 0;
+    int64_t t = c->spend_ms, w = cw_week_of(t), run = 0;
     bool in_run = false;
     for (int64_t i = 0; i < k; i++) {
         int64_t next = (w + i + 1) * WEEK_MS; /* the next week starts */
@@ -362,10 +334,10 @@ static struct cond spend_drop_cond(const struct eval *x, const struct rule_param
 /* Adds (or, for a cancellation, takes back) `amount` at time ts in the spend ring. */
 static void spend_add(struct customer *c, int64_t ts, double amount, bool cancel)
 {
-    int64_t top = week_of(c->spend_ms), w = week_of(ts);
+    int64_t top = cw_week_of(c->spend_ms), w = cw_week_of(ts);
     if (ts > c->spend_ms) { /* the ring moves forward: clear the weeks it passes */
         for (int64_t i = 1; i <= w - top && i <= CW_SPEND_BUCKETS; i++)
-            c->spend[slot_of(top + i)] = 0;
+            c->spend[customer_spend_slot(top + i)] = 0;
         c->spend_ms = ts;
         top = w;
     }
@@ -373,7 +345,7 @@ static void spend_add(struct customer *c, int64_t ts, double amount, bool cancel
     uint64_t cents = d > 0 ? (d < 9.0e18 ? (uint64_t)llround(d) : (uint64_t)9e18) : 0;
     if (!cancel) {
         if (w > top - CW_SPEND_BUCKETS) {
-            uint64_t *b = &c->spend[slot_of(w)];
+            uint64_t *b = &c->spend[customer_spend_slot(w)];
             *b = *b > UINT64_MAX - cents ? UINT64_MAX : *b + cents;
         }
         return;
@@ -381,7 +353,7 @@ static void spend_add(struct customer *c, int64_t ts, double amount, bool cancel
     /* a cancellation takes the amount back from its week and, if that is not enough, from
      * the weeks before it (the cancelled order came earlier) */
     for (int64_t wk = w < top ? w : top; wk > top - CW_SPEND_BUCKETS && cents > 0; wk--) {
-        uint64_t *b = &c->spend[slot_of(wk)];
+        uint64_t *b = &c->spend[customer_spend_slot(wk)];
         uint64_t take = *b < cents ? *b : cents;
         *b -= take;
         cents -= take;
@@ -669,13 +641,13 @@ static double score_of(const struct eval *x, uint32_t mask)
 
 /* Inserts at position `at` a re-send of every alert in `mask` but the rule of `cause`,
  * carrying the new level. Returns the number inserted. */
-static int insert_escalations(struct eval *x, int at, int cause_rule, int64_t ts, uint32_t mask,
+static int insert_escalations(struct eval *x, int at, uint32_t skip, int64_t ts, uint32_t mask,
                               const int64_t *started, double score, uint8_t level, int8_t dir)
 {
     struct notice_list *out = x->out;
     int added = 0;
     for (int r = 0; r < RULE__COUNT; r++) {
-        if (!(mask & (1u << r)) || r == cause_rule || out->count >= CW_MAX_NOTICES)
+        if (!(mask & (1u << r)) || (skip & (1u << r)) || out->count >= CW_MAX_NOTICES)
             continue;
         memmove(&out->n[at + 1], &out->n[at], (size_t)(out->count - at) * sizeof out->n[0]);
         out->count++;
@@ -723,24 +695,34 @@ static void finish(struct eval *x, int first_notice, int64_t now)
         uint32_t mask = x->mask0;
         int64_t started[RULE__COUNT];
         memcpy(started, x->started0, sizeof started);
-        for (int i = first_notice; i < x->out->count; i++) {
-            struct notice *cur = &n[i];
-            uint32_t bit = 1u << cur->rule;
-            if (cur->firing && !cur->repeat) {
-                mask |= bit;
-                started[cur->rule] = cur->started_ms;
-            } else if (!cur->firing) {
-                mask &= ~bit;
+        /* notices at the same time change the risk together: one level change, and the
+         * alerts re-sent for it are those of the rules without a notice at that time */
+        for (int i = first_notice; i < x->out->count;) {
+            int64_t ts = n[i].ts_ms;
+            uint32_t group = 0;
+            int end = i;
+            for (; end < x->out->count && n[end].ts_ms == ts; end++) {
+                uint32_t bit = 1u << n[end].rule;
+                group |= bit;
+                if (n[end].firing && !n[end].repeat) {
+                    mask |= bit;
+                    started[n[end].rule] = n[end].started_ms;
+                } else if (!n[end].firing) {
+                    mask &= ~bit;
+                }
             }
             double score = score_of(x, mask);
             uint8_t next = (uint8_t)risk_level_next(cfg, (enum risk_level)level, score);
-            cur->score = score;
-            cur->level = next;
-            cur->signals = mask;
+            for (int k = i; k < end; k++) {
+                n[k].score = score;
+                n[k].level = next;
+                n[k].signals = mask;
+            }
             if (next != level)
-                i += insert_escalations(x, i + 1, (int)cur->rule, cur->ts_ms, mask, started,
-                                        score, next, next > level ? 1 : -1);
+                end += insert_escalations(x, end, group, ts, mask, started, score, next,
+                                          next > level ? 1 : -1);
             level = next;
+            i = end;
         }
     }
 
@@ -780,7 +762,7 @@ static void finish(struct eval *x, int first_notice, int64_t now)
      * reloaded. The active alerts are re-sent at the evaluation time. */
     uint8_t final = (uint8_t)risk_level_next(cfg, (enum risk_level)level, score);
     if (final != level && x->out != NULL)
-        insert_escalations(x, x->out->count, RULE__COUNT, now, active, started, score, final,
+        insert_escalations(x, x->out->count, 0, now, active, started, score, final,
                            final > level ? 1 : -1);
     if (final != level)
         x->changed = true;
@@ -963,8 +945,10 @@ static void apply_state(struct eval *x, const struct event *ev)
         }
         break;
     case EV_CUSTOMER_UPDATED:
-        if (ev->tier >= 0 && ev->tier < TIER__COUNT)
+        if (ev->tier >= 0 && ev->tier < TIER__COUNT) {
             c->tier = (uint8_t)ev->tier;
+            c->tier_set = 1;
+        }
         if (ev->has_account_manager) {
             h = ev->account_manager[0] == '\0'
                     ? 0
@@ -987,6 +971,13 @@ static void apply_state(struct eval *x, const struct event *ev)
 enum apply_result rules_apply_event(const struct config *cfg, struct customer *c,
                                     const struct event *ev, struct notice_list *out)
 {
+    return rules_apply_event_tier(cfg, c, ev, -1, out);
+}
+
+enum apply_result rules_apply_event_tier(const struct config *cfg, struct customer *c,
+                                         const struct event *ev, int tier,
+                                         struct notice_list *out)
+{
     uint64_t eid = 0;
     if (ev->event_id[0] != '\0') {
         eid = cw_hash64(ev->event_id, strnlen(ev->event_id, CW_ID_MAX), SEED_EVENT_ID);
@@ -1002,6 +993,8 @@ enum apply_result rules_apply_event(const struct config *cfg, struct customer *c
     /* timers due by the event's time fire first */
     int64_t t = eval_time(c, ev->ts_ms);
     evaluate_all(&x, t, t, true);
+    if (tier >= 0 && tier < TIER__COUNT)
+        c->tier = (uint8_t)tier;
 
     if (eid != 0) {
         c->recent_ids[c->recent_pos % CW_RECENT_EVENT_IDS] = eid;

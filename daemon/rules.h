@@ -57,6 +57,14 @@ enum risk_level risk_level_next(const struct config *cfg, enum risk_level cur, d
 enum apply_result rules_apply_event(const struct config *cfg, struct customer *c,
                                     const struct event *ev, struct notice_list *out);
 
+/* The same, with a tier derived from spend (tiers.h), or -1: the customer moves to `tier`
+ * at the event's time, after the timers due before it fired with the old tier and before
+ * the event's own rules are evaluated, so that the alerts do not depend on when timers
+ * were swept. */
+enum apply_result rules_apply_event_tier(const struct config *cfg, struct customer *c,
+                                         const struct event *ev, int tier,
+                                         struct notice_list *out);
+
 /* Advances `c` to `now_ms`: fires timer rules whose due time has passed (their notices
  * carry the due time as ts_ms, so the result does not depend on when the sweep ran) and
  * re-sends firing alerts whose repeat_interval has elapsed. Updates score, level and

@@ -4,7 +4,9 @@
  * partition's keys share a Redis Cluster slot:
  *   P:{pN}:c:<customer_id>  string  customer state (customer_encode)
  *   P:{pN}:due              zset    customer_id -> next due time (ms)
- *   P:{pN}:off              hash    input topic -> next offset; "@clock" -> partition clock
+ *   P:{pN}:off              hash    input topic -> next offset; "@clock" -> partition clock;
+ *                                   "@tiers" -> tier cut-offs (tiers.h)
+ *   P:{pN}:held             zset    events held back for engine.lateness (late_buffer.h)
  *   P:{pN}:epoch            string  owner epoch, INCR'd by each new owner (fencing)
  *   P:{pN}:outbox           stream  alerts not yet delivered by every sink (k=customer, a=json)
  *   P:{pN}:sink:<name>      string  id of the last outbox entry that sink delivered
@@ -23,6 +25,8 @@
 #include "alerts.h"
 #include "config.h"
 #include "customer.h"
+#include "late_buffer.h"
+#include "tiers.h"
 
 #define STORE_FENCED 1 /* a commit refused because another instance owns the partition */
 #define CW_STREAM_ID_MAX 48
@@ -40,6 +44,7 @@ bool store_connected(const struct store *s);
 struct partition_meta {
     int64_t epoch;    /* this owner's epoch */
     int64_t clock_ms; /* stored partition clock, 0 if none */
+    struct tier_cutoffs tiers; /* week TIER_WEEK_NONE if none */
     /* next offsets, by index of cfg->topics; -1 when nothing is stored */
     int64_t offset[64];
 };
@@ -66,6 +71,8 @@ struct store_batch {
     const struct alert_list *alerts;   /* outbox entries to append, may be empty */
     const int64_t *offsets;            /* next offset per cfg->topics index, -1 = unchanged */
     int64_t clock_ms;
+    const struct tier_cutoffs *tiers; /* NULL or week TIER_WEEK_NONE: not written */
+    const struct late_buffer *held;   /* NULL, or entries to add and remove */
 };
 /* Commits b atomically. Returns 0, -1 on error (nothing written), STORE_FENCED. */
 int store_commit(struct store *s, const struct store_batch *b);
@@ -75,11 +82,23 @@ int store_commit(struct store *s, const struct store_batch *b);
 int store_due(struct store *s, int32_t p, int64_t now_ms, size_t max, char (*ids)[CW_ID_MAX + 1],
               size_t *n);
 
-/* One SCAN step over partition p's customer keys: copies up to `max` customer ids into
- * ids[0..*n) and the cursor to continue from into `cursor` ("0" when the scan is done;
- * start with "0"). A customer may be listed more than once (SCAN's guarantee). */
-int store_scan_customers(struct store *s, int32_t p, char cursor[32], size_t max,
-                         char (*ids)[CW_ID_MAX + 1], size_t *n);
+/* Customer ids, grown as needed. */
+struct id_list {
+    char (*id)[CW_ID_MAX + 1];
+    size_t n, cap;
+};
+void id_list_free(struct id_list *l);
+
+/* One SCAN step over partition p's customer keys (about `count` keys): replaces the ids in
+ * `out` with the ones this step returned (all of them: SCAN may return more than count)
+ * and sets `cursor` to continue from ("0" when the scan is done; start with "0"). A
+ * customer may be listed more than once (SCAN's guarantee). */
+int store_scan_customers(struct store *s, int32_t p, char cursor[32], size_t count,
+                         struct id_list *out);
+
+/* Reads partition p's held events into b (after store_claim). Malformed entries are
+ * logged and left out. Returns 0 or -1. */
+int store_load_held(struct store *s, int32_t p, struct late_buffer *b);
 
 struct outbox_entry {
     char id[CW_STREAM_ID_MAX];

@@ -324,11 +324,20 @@ static int store_read_meta(struct store *s, int32_t p, bool claim, struct partit
     else if (claim || r[0]->type != REDIS_REPLY_NIL)
         goto out;
     meta->clock_ms = 0;
+    meta->tiers.week = TIER_WEEK_NONE;
     for (size_t i = 0; i < sizeof meta->offset / sizeof meta->offset[0]; i++)
         meta->offset[i] = -1;
     for (size_t i = 0; i + 1 < r[1]->elements; i += 2) {
         const redisReply *f = r[1]->element[i], *v = r[1]->element[i + 1];
         int64_t val;
+        if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && f->len == 6 &&
+            memcmp(f->str, "@tiers", 6) == 0) {
+            if (tier_cutoffs_parse(v->str, &meta->tiers) < 0) {
+                log_error("redis: %s: malformed @tiers, recomputed", off_key);
+                meta->tiers.week = TIER_WEEK_NONE;
+            }
+            continue;
+        }
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
             parse_i64(v->str, v->len, &val) < 0) {
             log_error("redis: %s: malformed entry, ignored", off_key);
@@ -406,6 +415,52 @@ int store_load(struct store *s, int32_t p, size_t n, const char *const *ids,
         freeReplyObject(r);
     }
     return rc;
+}
+
+/* Appends the ZADD and ZREM of held events that a commit writes; counts them in *sent. */
+static int append_held(struct store *s, int32_t p, const struct late_buffer *h, size_t *sent)
+{
+    char key[KEY_MAX];
+    key_fmt(key, sizeof key, s, p, "held", NULL);
+    size_t adds = 0, removes = 0;
+    /* the scores must live until the command is appended */
+    char(*score)[24] = h->n_added ? malloc(h->n_added * sizeof *score) : NULL;
+    if (h->n_added > 0 && score == NULL)
+        return -1;
+    cmd_reset(s);
+    cmd_str(s, "ZADD");
+    cmd_str(s, key);
+    for (size_t i = 0; i < h->n_added; i++) {
+        const struct late_entry *e = h->added[i];
+        if (e->released)
+            continue;
+        snprintf(score[adds], sizeof score[adds], "%" PRId64, e->ts_ms);
+        cmd_str(s, score[adds]);
+        cmd_arg(s, (const char *)e->member, e->len);
+        adds++;
+    }
+    int rc = adds > 0 ? append(s) : 0;
+    free(score);
+    if (rc < 0)
+        return -1;
+    if (adds > 0)
+        (*sent)++;
+    cmd_reset(s);
+    cmd_str(s, "ZREM");
+    cmd_str(s, key);
+    for (size_t i = 0; i < h->n_removed; i++) {
+        const struct late_entry *e = h->removed[i];
+        if (!e->stored)
+            continue;
+        cmd_arg(s, (const char *)e->member, e->len);
+        removes++;
+    }
+    if (removes > 0) {
+        if (append(s) < 0)
+            return -1;
+        (*sent)++;
+    }
+    return 0;
 }
 
 int store_commit(struct store *s, const struct store_batch *b)
@@ -507,7 +562,9 @@ int store_commit(struct store *s, const struct store_batch *b)
             goto io;
         sent++;
     }
-    char offs[64][24], clock[24];
+    if (b->held != NULL && append_held(s, b->partition, b->held, &sent) < 0)
+        goto io;
+    char offs[64][24], clock[24], tiers[96];
     cmd_reset(s);
     cmd_str(s, "HSET");
     cmd_str(s, off_key);
@@ -521,6 +578,11 @@ int store_commit(struct store *s, const struct store_batch *b)
     snprintf(clock, sizeof clock, "%" PRId64, b->clock_ms);
     cmd_str(s, "@clock");
     cmd_str(s, clock);
+    if (b->tiers != NULL && b->tiers->week != TIER_WEEK_NONE) {
+        tier_cutoffs_format(b->tiers, tiers, sizeof tiers);
+        cmd_str(s, "@tiers");
+        cmd_str(s, tiers);
+    }
     if (append(s) < 0)
         goto io;
     sent++;
@@ -603,16 +665,22 @@ int store_due(struct store *s, int32_t p, int64_t now_ms, size_t max, char (*ids
     return rc;
 }
 
-int store_scan_customers(struct store *s, int32_t p, char cursor[32], size_t max,
-                         char (*ids)[CW_ID_MAX + 1], size_t *n)
+void id_list_free(struct id_list *l)
 {
-    *n = 0;
+    free(l->id);
+    memset(l, 0, sizeof *l);
+}
+
+int store_scan_customers(struct store *s, int32_t p, char cursor[32], size_t count,
+                         struct id_list *out)
+{
+    out->n = 0;
     if (store_connect(s) < 0)
         return -1;
-    char pattern[KEY_MAX], count[24];
+    char pattern[KEY_MAX], count_s[24];
     int plen = key_fmt(pattern, sizeof pattern, s, p, "c:", "*");
-    snprintf(count, sizeof count, "%zu", max);
-    const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", count};
+    snprintf(count_s, sizeof count_s, "%zu", count);
+    const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", count_s};
     redisReply *r = redisCommandArgv(s->ctx, 6, argv, NULL);
     if (r == NULL) {
         store_drop(s, "SCAN");
@@ -623,21 +691,64 @@ int store_scan_customers(struct store *s, int32_t p, char cursor[32], size_t max
                     r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= 32 ||
                     r->element[1]->type != REDIS_REPLY_ARRAY))
         rc = -1;
+    if (rc == 0 && grow((void **)&out->id, &out->cap, r->element[1]->elements,
+                        sizeof *out->id) < 0)
+        rc = -1;
     if (rc == 0) {
         memcpy(cursor, r->element[0]->str, r->element[0]->len);
         cursor[r->element[0]->len] = '\0';
         const redisReply *keys = r->element[1];
         size_t prefix = (size_t)plen - 1; /* the pattern without its '*' */
-        for (size_t i = 0; i < keys->elements && *n < max; i++) {
+        for (size_t i = 0; i < keys->elements; i++) {
             const redisReply *k = keys->element[i];
             if (k->type != REDIS_REPLY_STRING || k->len <= prefix ||
                 k->len - prefix > CW_ID_MAX)
                 continue;
-            memcpy(ids[*n], k->str + prefix, k->len - prefix);
-            ids[*n][k->len - prefix] = '\0';
-            (*n)++;
+            memcpy(out->id[out->n], k->str + prefix, k->len - prefix);
+            out->id[out->n][k->len - prefix] = '\0';
+            out->n++;
         }
     }
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_load_held(struct store *s, int32_t p, struct late_buffer *b)
+{
+    if (store_connect(s) < 0)
+        return -1;
+    char key[KEY_MAX];
+    key_fmt(key, sizeof key, s, p, "held", NULL);
+    const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+    redisReply *r = redisCommandArgv(s->ctx, 5, argv, NULL);
+    if (r == NULL) {
+        store_drop(s, "ZRANGE held");
+        return -1;
+    }
+    int rc = reply_error(s, r, "ZRANGE held");
+    if (rc == 0 && r->type != REDIS_REPLY_ARRAY)
+        rc = -1;
+    size_t bad = 0;
+    for (size_t i = 0; rc == 0 && i + 1 < r->elements; i += 2) {
+        const redisReply *m = r->element[i], *sc = r->element[i + 1];
+        char num[40];
+        if (m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING ||
+            sc->len >= sizeof num) {
+            bad++;
+            continue;
+        }
+        memcpy(num, sc->str, sc->len);
+        num[sc->len] = '\0';
+        char *end;
+        double ts = strtod(num, &end);
+        if (*end != '\0' || !(ts > -9.0e15 && ts < 9.0e15) ||
+            late_buffer_push_stored(b, (int64_t)ts, (const uint8_t *)m->str, m->len) < 0)
+            bad++;
+    }
+    if (bad > 0)
+        log_error("redis: %s: %zu malformed held events left out", key, bad);
+    if (rc == 0 && late_buffer_count(b) > 0)
+        log_info("partition %" PRId32 ": %zu held events read back", p, late_buffer_count(b));
     freeReplyObject(r);
     return rc;
 }

@@ -102,4 +102,19 @@ if ! cmp -s "$D/alerts-a.txt" "$D/alerts-b.txt"; then
     cw_fail "alerts after restarts differ from the uninterrupted run"
 fi
 echo "ok: same $n alert notices (alert_id status ts); B delivered $(cw_consume alerts-b | wc -l | tr -d ' ') messages"
+
+# Derived tiers were in play (daemon.yaml: tiers.derive), and the restarted instances
+# recomputed the weekly cut-offs over customers read back from Redis, with the same result.
+key=$(cw_consume alerts-a | grep -c '"tier": "key"')
+test "$key" -gt 10 || cw_fail "only $key alerts of key customers in run A"
+for p in 0 1; do
+    a=$(cw_redis HGET "cwa:{p$p}:off" @tiers)
+    b=$(cw_redis HGET "cwb:{p$p}:off" @tiers)
+    test -n "$a" || cw_fail "no tier cut-offs stored for partition $p"
+    cw_assert_eq "$a" "$b" "tier cut-offs of partition $p (week key strategic buyers)"
+done
+grep -h 'tiers for the week' "$D"/churnwatchd-b[23].log | head -n 2
+test "$(cat "$D"/churnwatchd-b[23].log | grep -c 'tiers for the week')" -gt 0 ||
+    cw_fail "the restarted instances never recomputed tier cut-offs"
+echo "ok: $key alert notices of derived key customers; same cut-offs after restarts"
 echo "11-restart: ok"

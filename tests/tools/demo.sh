@@ -150,8 +150,9 @@ tail -n +1 -f --pid="$ALERTS" "$D/alerts.jsonl" | awk -v show="$SHOW" '
         month = substr(day, 1, 7)
         if (show != "all" && ++shown[month] > show + 0)
             next
-        printf("%s %-8s %s %s level=%s score=%s \"%s\"\n", day, toupper(str("status")),
-               str("rule"), str("customer_id"), str("level"), num("score"), str("summary"))
+        printf("%s %-8s %s %s %s level=%s score=%s \"%s\"\n", day, toupper(str("status")),
+               str("rule"), str("customer_id"), str("tier"), str("level"), num("score"),
+               str("summary"))
         fflush()
     }' &
 PRINTER=$!
@@ -277,7 +278,8 @@ awk '
         return substr(v, 1, length(v) - 1)
     }
     { r = str("rule"); s = str("status"); if (!(r in seen)) { seen[r] = 1; order[++n] = r }
-      cnt[r, s]++; tot[s]++; who[str("customer_id")] = 1 }
+      cnt[r, s]++; tot[s]++; who[str("customer_id")] = 1
+      if (s == "firing") tiers[str("tier")]++ }
     END {
         c = 0; for (k in who) c++
         printf("  alerts:                 %d firing, %d resolved, for %d customers\n",
@@ -286,6 +288,8 @@ awk '
         for (i = 1; i <= n; i++)
             printf("      %-22s %7d %9d\n", order[i], cnt[order[i], "firing"],
                    cnt[order[i], "resolved"])
+        printf("  firing alerts by tier:  strategic %d, key %d, standard %d\n",
+               tiers["strategic"], tiers["key"], tiers["standard"])
     }' "$D/alerts.jsonl"
 
 ok=1

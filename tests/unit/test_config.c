@@ -287,7 +287,9 @@ Test(config, demo_config_after_substitution)
     cr_assert_eq(cfg->n_topics, 4);
     cr_assert_not_null(config_topic(cfg, "customers"));
     const struct rule_params *og = &cfg->rules[RULE_ORDER_GAP].tier[TIER_KEY];
-    cr_assert_float_eq(og->factor, 2, 1e-9);
+    cr_assert_float_eq(og->factor, 1.5, 1e-9);
+    cr_assert_float_eq(cfg->rules[RULE_ORDER_GAP].tier[TIER_STANDARD].factor, 2, 1e-9);
+    cr_assert(cfg->tiers_derive);
     cr_assert_eq(og->min_orders, 2);
     cr_assert_eq(og->repeat_interval_ms, 0);
     const struct rule_params *cu = &cfg->rules[RULE_COMPLAINT_UNRESOLVED].tier[TIER_STRATEGIC];

@@ -13,6 +13,7 @@ static void fill_rich(struct customer *c)
 {
     customer_init(c, "cust-\"rich\"");
     c->tier = TIER_STRATEGIC;
+    c->tier_set = 1;
     c->unsubscribed = 1;
     c->order_count = 123456;
     c->first_order_ms = 852076800000LL;
@@ -58,6 +59,7 @@ static void assert_same(const struct customer *a, const struct customer *b)
 {
     cr_assert_str_eq(a->id, b->id);
     cr_assert_eq(a->tier, b->tier);
+    cr_assert_eq(a->tier_set, b->tier_set);
     cr_assert_eq(a->unsubscribed, b->unsubscribed);
     cr_assert_eq(a->order_count, b->order_count);
     cr_assert_eq(a->first_order_ms, b->first_order_ms);
@@ -124,7 +126,7 @@ Test(customer, round_trip_rich_state)
     fill_rich(&a);
     size_t n = customer_encode(&a, buf, sizeof buf);
     cr_assert_gt(n, 0);
-    cr_assert_eq(buf[0], 2, "version byte");
+    cr_assert_eq(buf[0], 3, "version byte");
     cr_assert_eq(customer_decode(&b, a.id, buf, n), 0);
     assert_same(&a, &b);
     /* encoding is canonical: the decoded state encodes to the same bytes */
@@ -194,18 +196,19 @@ Test(customer, garbage_rejected)
 
     buf[n] = 0; /* trailing byte */
     cr_assert_eq(customer_decode(&b, "x", buf, n + 1), -1);
-    buf[0] = 3; /* unknown version */
+    buf[0] = 4; /* unknown version */
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
     buf[0] = 1; /* the version before the second milestone: rejected, state restarts */
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
-    buf[0] = 2;
+    buf[0] = 3;
     buf[2] = TIER__COUNT; /* tier out of range */
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
     buf[2] = TIER_STRATEGIC;
-    buf[1] |= 0x80; /* unknown flag */
+    buf[0] = 2; /* flag bit 7 did not exist in version 2 */
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
     buf[1] &= 0x7f;
     cr_assert_eq(customer_decode(&b, "x", buf, n), 0);
+    buf[0] = 3;
 
     /* an over-long varint: 11 continuation bytes */
     uint8_t bad[16] = {2, 0, 0};

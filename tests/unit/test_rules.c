@@ -434,16 +434,31 @@ Test(rules, several_notices_ordered_by_ts_then_rule)
     cr_assert(nl.n[2].repeat);
     cr_assert_eq(nl.n[2].escalation, 1);
 
-    /* same due time: rule order */
+    /* same due time: rule order, and one change of level for both (no escalation
+     * re-send: each of them carries the new level itself) */
     customer_init(&c, "c1");
     order(&cfg, &c, T0);
     order(&cfg, &c, T0 + 10 * DAY);
     order(&cfg, &c, T0 + 20 * DAY);
     apply(&cfg, &c, mk(EV_COMPLAINT_OPENED, T0 + 43 * DAY, "k", 0, NULL)); /* due day 50 */
-    cr_assert_eq(advance(&cfg, &c, T0 + 60 * DAY), 3);
+    cr_assert_eq(advance(&cfg, &c, T0 + 60 * DAY), 2);
     cr_assert_eq(nl.n[0].rule, RULE_ORDER_GAP);
     cr_assert_eq(nl.n[1].rule, RULE_COMPLAINT_UNRESOLVED);
     cr_assert_eq(nl.n[0].ts_ms, nl.n[1].ts_ms);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(nl.n[i].level, LEVEL_ALARM);
+        cr_assert(near(nl.n[i].score, 60));
+        cr_assert_eq(nl.n[i].escalation, 0);
+    }
+
+    /* the complaint resolves: the level falls, and order_gap (still active) is re-sent */
+    apply(&cfg, &c, mk(EV_COMPLAINT_RESOLVED, T0 + 61 * DAY, "k", 0, NULL));
+    cr_assert_eq(nl.count, 2);
+    cr_assert_not(nl.n[0].firing);
+    cr_assert_eq(nl.n[0].rule, RULE_COMPLAINT_UNRESOLVED);
+    cr_assert_eq(nl.n[0].level, LEVEL_WATCH);
+    cr_assert_eq(nl.n[1].rule, RULE_ORDER_GAP);
+    cr_assert_eq(nl.n[1].escalation, -1);
 }
 
 Test(rules, tier_override_used)

@@ -1,0 +1,123 @@
+/* tiers.c — see tiers.h. */
+#include "tiers.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int64_t window_weeks(const struct config *cfg)
+{
+    int64_t k = cfg->tiers_window_ms / CW_SPEND_BUCKET_MS;
+    if (k < 1)
+        return 1;
+    return k > CW_SPEND_BUCKETS - 1 ? CW_SPEND_BUCKETS - 1 : k;
+}
+
+uint64_t tier_trailing_cents(const struct config *cfg, const struct customer *c, int64_t week)
+{
+    uint64_t cents = 0;
+    for (int64_t w = week - window_weeks(cfg); w < week; w++)
+        cents += customer_week_spend(c, w);
+    return cents;
+}
+
+int tier_sample_add(struct tier_sample *s, const struct config *cfg, const struct customer *c,
+                    int64_t week)
+{
+    return tier_sample_push(s, tier_trailing_cents(cfg, c, week));
+}
+
+int tier_sample_push(struct tier_sample *s, uint64_t cents)
+{
+    if (cents == 0)
+        return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        uint64_t *v = realloc(s->cents, cap * sizeof *v);
+        if (v == NULL)
+            return -1;
+        s->cents = v;
+        s->cap = cap;
+    }
+    s->cents[s->n++] = cents;
+    return 0;
+}
+
+static int by_cents_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x < y) - (x > y);
+}
+
+/* The spend of the last buyer inside the top `share` (at least one buyer). */
+static uint64_t cutoff(const struct tier_sample *s, double share)
+{
+    double want = share * (double)s->n;
+    size_t k = (size_t)want;
+    if ((double)k < want)
+        k++; /* ceil */
+    if (k < 1)
+        k = 1;
+    if (k > s->n)
+        k = s->n;
+    return s->cents[k - 1];
+}
+
+void tier_cutoffs_compute(const struct config *cfg, struct tier_sample *s, int64_t week,
+                          struct tier_cutoffs *out)
+{
+    out->week = week;
+    out->buyers = s->n > UINT32_MAX ? UINT32_MAX : (uint32_t)s->n;
+    out->key_cents = out->strategic_cents = UINT64_MAX; /* nobody */
+    if (s->n > 0 && s->n >= cfg->tiers_min_buyers) {
+        qsort(s->cents, s->n, sizeof *s->cents, by_cents_desc);
+        out->key_cents = cutoff(s, cfg->tiers_key_share);
+        if (cfg->tiers_strategic_share > 0)
+            out->strategic_cents = cutoff(s, cfg->tiers_strategic_share);
+    }
+    s->n = 0;
+}
+
+void tier_sample_free(struct tier_sample *s)
+{
+    free(s->cents);
+    s->cents = NULL;
+    s->n = s->cap = 0;
+}
+
+bool tier_cutoffs_stale(const struct config *cfg, const struct tier_cutoffs *t, int64_t clock_ms)
+{
+    return cfg->tiers_derive && (t->week == TIER_WEEK_NONE || cw_week_of(clock_ms) > t->week);
+}
+
+int tier_derive(const struct config *cfg, const struct tier_cutoffs *t, const struct customer *c,
+                int64_t ts_ms)
+{
+    if (!cfg->tiers_derive || c->tier_set)
+        return -1;
+    if (t->week == TIER_WEEK_NONE)
+        return TIER_STANDARD;
+    int64_t week = cw_week_of(ts_ms) < t->week ? t->week : cw_week_of(ts_ms);
+    uint64_t cents = tier_trailing_cents(cfg, c, week);
+    if (cents > 0 && cents >= t->strategic_cents)
+        return TIER_STRATEGIC;
+    if (cents > 0 && cents >= t->key_cents)
+        return TIER_KEY;
+    return TIER_STANDARD;
+}
+
+void tier_cutoffs_format(const struct tier_cutoffs *t, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu32, t->week, t->key_cents,
+             t->strategic_cents, t->buyers);
+}
+
+int tier_cutoffs_parse(const char *s, struct tier_cutoffs *t)
+{
+    int used = 0;
+    if (sscanf(s, "%" SCNd64 " %" SCNu64 " %" SCNu64 " %" SCNu32 "%n", &t->week, &t->key_cents,
+               &t->strategic_cents, &t->buyers, &used) != 4 ||
+        s[used] != '\0')
+        return -1;
+    return 0;
+}
