@@ -78,6 +78,8 @@ void store_free(struct store *s)
     free(s->host);
     free(s->unix_path);
     free(s->user);
+    if (s->password)
+        explicit_bzero(s->password, strlen(s->password));
     free(s->password);
     free(s->prefix);
     for (size_t i = 0; i < s->n_topics; i++)
@@ -124,7 +126,9 @@ static int store_setup_cmd(struct store *s, int argc, const char **argv)
     int rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
     if (rc < 0) {
         char where[300];
-        log_error("redis %s: %s: %s", store_where(s, where, sizeof where), argv[0], r->str);
+        bool noauth = s->password == NULL && strncmp(r->str, "NOAUTH", 6) == 0;
+        log_error("redis %s: %s: %s%s", store_where(s, where, sizeof where), argv[0], r->str,
+                  noauth ? " (the server wants a password: set redis.password)" : "");
     }
     freeReplyObject(r);
     return rc;
@@ -161,6 +165,10 @@ int store_connect(struct store *s)
     if (s->password) {
         const char *argv[3] = {"AUTH", s->user ? s->user : s->password, s->password};
         rc = store_setup_cmd(s, s->user ? 3 : 2, argv);
+    }
+    if (rc == 0) { /* a server that wants a password answers NOAUTH here, not at connect */
+        const char *argv[1] = {"PING"};
+        rc = store_setup_cmd(s, 1, argv);
     }
     if (rc == 0 && s->db != 0) {
         char db[16];

@@ -175,6 +175,22 @@ grep -q 'assigned' "$D/wrong.log" && cw_fail "wrong password: a partition was ta
 cw_stop_pid "$WRONG" 10 || cw_fail "wrong password: churnwatchd exited with status $? on SIGTERM"
 echo "ok: wrong password: $(grep -c AUTH "$D/wrong.log") AUTH error(s) naming the server, no partition, clean stop"
 
+# ---- 2b. no password for a server that wants one: a clear hint, no retry storm --------
+
+mkconf "$D/nopw.yaml" sec-nopw nopw ""
+cw_spawn "$D/nopw.log" "$D1" -c "$D/nopw.yaml"
+NOPW=$CW_LAST_PID
+cw_wait_for "grep -q 'NOAUTH' '$D/nopw.log'" 10 || cw_fail "no password: nothing about NOAUTH in the log"
+grep -q 'PING: NOAUTH.*set redis.password' "$D/nopw.log" ||
+    cw_fail "no password: no hint to set redis.password: $(grep NOAUTH "$D/nopw.log" | head -n 1)"
+sleep 2
+cw_pid_alive "$NOPW" || cw_fail "no password: churnwatchd exited instead of retrying"
+n=$(grep -c NOAUTH "$D/nopw.log")
+test "$n" -le 3 || cw_fail "no password: $n NOAUTH errors in 2 s (retry storm)"
+grep -q 'assigned' "$D/nopw.log" && cw_fail "no password: a partition was taken"
+cw_stop_pid "$NOPW" 10 || cw_fail "no password: churnwatchd exited with status $? on SIGTERM"
+echo "ok: no password: $n NOAUTH error(s) with a hint, no partition, clean stop"
+
 # ---- 3. a secret that cannot be read ---------------------------------------------------
 
 # check_missing NAME REDIS_LINE MARKER COLUMN MESSAGE [ENV...] — --check-config on a config

@@ -16,6 +16,9 @@
  *     up BROKER_ID            accept connections again (-1 = all)
  *     rtt BROKER_ID MS        delay every response of the broker by MS milliseconds
  *     leader TOPIC PART ID    move the partition's leadership to broker ID
+ *     errors APIKEY CNT ERR   answer the next CNT requests of Kafka API APIKEY (0 = Produce,
+ *                             1 = Fetch, 8 = OffsetCommit, ...) with error code ERR (e.g. 45,
+ *                             OUT_OF_ORDER_SEQUENCE_NUMBER, fatal to an idempotent producer)
  * PATH is created as a FIFO if it does not exist. A FIFO is opened read-write so that
  * writers may come and go (`echo "down 1" > PATH`); a regular file is followed like
  * `tail -f`. Broker ids run from 1 to N. "down" does not move partition leadership (the
@@ -274,13 +277,26 @@ static void control_exec(rd_kafka_mock_cluster_t *mc, int n_brokers, char *line)
                parse_broker_id(a1, n_brokers, &id) == 0 && a2 != NULL &&
                parse_int(a2, 0, 600000, &v) == 0) {
         err = rd_kafka_mock_broker_set_rtt(mc, id, v);
+    } else if (strcmp(cmd, "errors") == 0 && a1 != NULL && a2 != NULL && a3 != NULL &&
+               parse_int(a1, 0, 100, &v) == 0) {
+        int cnt, code;
+        rd_kafka_resp_err_t errs[64];
+        if (parse_int(a2, 1, 64, &cnt) < 0 || parse_int(a3, -200, 1000, &code) < 0) {
+            fprintf(stderr, "devbroker: control: bad errors command '%s'\n", orig);
+            return;
+        }
+        for (int i = 0; i < cnt; i++)
+            errs[i] = (rd_kafka_resp_err_t)code;
+        rd_kafka_mock_push_request_errors_array(mc, (int16_t)v, (size_t)cnt, errs);
+        err = RD_KAFKA_RESP_ERR_NO_ERROR;
     } else if (strcmp(cmd, "leader") == 0 && a1 != NULL && a2 != NULL &&
                parse_int(a2, 0, INT_MAX, &v) == 0 &&
                parse_broker_id(a3, n_brokers, &id) == 0 && id > 0) {
         err = rd_kafka_mock_partition_set_leader(mc, a1, v, id);
     } else {
         fprintf(stderr, "devbroker: control: bad command '%s' (want: down ID | up ID | "
-                        "rtt ID MS | leader TOPIC PARTITION ID)\n", orig);
+                        "rtt ID MS | leader TOPIC PARTITION ID | errors APIKEY CNT ERR)\n",
+                orig);
         return;
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
