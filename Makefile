@@ -91,4 +91,26 @@ fmt:
 clean:
 	rm -rf build
 
+# Fuzzing (tests/fuzz, docs/fuzzing.md): libFuzzer harnesses for the event decoder and the
+# config parser, built with clang, the library sources too, into build/fuzz/.
+#   make fuzz [FUZZ_TIME=60]   each harness for FUZZ_TIME seconds over a copy of its corpus
+#   make fuzz-smoke            the same for 15 s each (tests/integration/30-fuzz-smoke.sh)
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+FUZZ      := build/fuzz
+FUZZFLAGS := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZBINS  := $(FUZZ)/fuzz_decode $(FUZZ)/fuzz_config
+.PHONY: fuzz fuzz-smoke fuzz-build
+$(FUZZ)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASEFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+$(FUZZ)/fuzz_%: $(FUZZ)/obj/tests/fuzz/fuzz_%.o $(patsubst %.c,$(FUZZ)/obj/%.o,$(LIBSRC))
+	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+fuzz-build: $(FUZZBINS)
+fuzz: $(FUZZBINS)
+	sh tests/fuzz/run.sh decode $(FUZZ_TIME)
+	sh tests/fuzz/run.sh config $(FUZZ_TIME)
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_TIME=15
+
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -11,6 +11,10 @@ set -eu
 
 PACKAGES="build-essential pkg-config librdkafka-dev libyaml-dev libhiredis-dev libcjson-dev
 libsystemd-dev libcriterion-dev redis-server redis-tools kcat iproute2 procps systemd"
+# The fuzz harnesses (make fuzz, tests/integration/30-fuzz-smoke.sh): libFuzzer's runtime
+# (libclang_rt.fuzzer-x86_64.a) is in libclang-rt-14-dev, which clang only recommends on
+# Debian 12, and recommends are not installed here.
+PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 
 missing=""
 for pkg in $PACKAGES; do
