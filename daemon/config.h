@@ -131,6 +131,9 @@ struct config {
     int64_t lateness_ms;   /* default 0 */
     size_t max_message_bytes; /* default 65536 */
     int64_t timer_interval_ms; /* how often due timers are swept; default 1000 */
+    size_t max_cached_customers; /* per partition, kept in memory; default 250000 */
+    size_t max_outbox;     /* per partition: undelivered alerts before consumption pauses;
+                            * default 1000000 */
     double watch_score;    /* level rises to watch when score >= this; default 20 */
     double alarm_score;    /* level rises to alarm when score >= this; default 50 */
     double watch_clear_score; /* watch falls to ok when score < this; 0 = watch_score */

@@ -1,11 +1,12 @@
 /* customer.c — customer state: initialisation, the compact binary encoding stored in Redis,
  * and the hash used for ids.
  *
- * Encoding, version 3 (all multi-byte integers little-endian). Version 2 is read too (it
- * had no bit 7: its tiers could only come from events, so a tier other than standard
- * counts as set by an event). Version 1 (before the rules of the second milestone) is
+ * Encoding, version 4 (all multi-byte integers little-endian). Versions 2 and 3 are read
+ * too: they lack the evidence of active alerts (read as unknown, NaN), and version 2 had
+ * no flag bit 7: its tiers could only come from events, so a tier other than standard
+ * counts as set by an event. Version 1 (before the rules of the second milestone) is
  * rejected: the daemon then starts the customer afresh.
- *   u8      version (3)
+ *   u8      version (4)
  *   u8      flags: bit 0 unsubscribed, bit 1 complaints follow, bit 2 tickets follow,
  *                  bit 3 recent event ids follow, bit 4 manager change follows,
  *                  bit 5 low rating follows, bit 6 spend follows, bit 7 the tier was set
@@ -25,7 +26,8 @@
  *   [spend]  zigzag spend_ms, varint mask of non-zero buckets (bit i = slot i), then one
  *            varint (cents) per set bit
  *   varint  mask of active alerts (bit r = rule r), then per active rule, in rule order:
- *           zigzag started_ms, zigzag last_sent_ms, varint repeats
+ *           zigzag started_ms, zigzag last_sent_ms, varint repeats,
+ *           f64 evidence value, threshold, baseline (version 4)
  *   f64     score
  *   u8      level
  *   zigzag  next_due_ms
@@ -34,12 +36,14 @@
  * complaints takes about 50 bytes. */
 #include "customer.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "rules.h"
 
-#define ENC_VERSION 3
+#define ENC_VERSION 4
+#define ENC_VERSION_V3 3
 #define ENC_VERSION_V2 2
 
 #define FLAG_UNSUBSCRIBED 0x01
@@ -240,6 +244,9 @@ size_t customer_encode(const struct customer *c, uint8_t *buf, size_t cap)
         put_zigzag(&w, c->alerts[r].started_ms);
         put_zigzag(&w, c->alerts[r].last_sent_ms);
         put_varint(&w, c->alerts[r].repeats);
+        put_f64(&w, c->alerts[r].ev_value);
+        put_f64(&w, c->alerts[r].ev_threshold);
+        put_f64(&w, c->alerts[r].ev_baseline);
     }
     put_f64(&w, c->score);
     put_u8(&w, c->level);
@@ -352,7 +359,7 @@ int customer_decode(struct customer *c, const char *id, const uint8_t *buf, size
     snprintf(own_id, sizeof own_id, "%s", id);
     customer_init(c, own_id);
     if (buf == NULL || get_u8(&r, &version) < 0 ||
-        (version != ENC_VERSION && version != ENC_VERSION_V2))
+        (version != ENC_VERSION && version != ENC_VERSION_V3 && version != ENC_VERSION_V2))
         return -1;
     if (get_u8(&r, &flags) < 0 || (flags & ~FLAG_ALL) ||
         (version == ENC_VERSION_V2 && (flags & FLAG_TIER_SET)))
@@ -420,6 +427,12 @@ int customer_decode(struct customer *c, const char *id, const uint8_t *buf, size
         if (get_zigzag(&r, &a->started_ms) < 0 || get_zigzag(&r, &a->last_sent_ms) < 0 ||
             get_varint32(&r, &a->repeats) < 0)
             return -1;
+        if (version < ENC_VERSION) {
+            a->ev_value = a->ev_threshold = a->ev_baseline = NAN;
+        } else if (get_f64(&r, &a->ev_value) < 0 || get_f64(&r, &a->ev_threshold) < 0 ||
+                   get_f64(&r, &a->ev_baseline) < 0) {
+            return -1;
+        }
     }
     if (get_f64(&r, &c->score) < 0 || get_u8(&r, &u8) < 0 || u8 > LEVEL_ALARM)
         return -1;

@@ -42,6 +42,9 @@ struct alert_state {
     int64_t started_ms;   /* start of the episode (part of the alert_id) */
     int64_t last_sent_ms; /* last firing notice, for repeat_interval */
     uint32_t repeats;     /* firing notices re-sent in this episode */
+    /* evidence of the last firing notice (value, threshold, baseline): what a re-send for
+     * a level change carries; NaN when unknown (state written before version 4) */
+    double ev_value, ev_threshold, ev_baseline;
 };
 
 struct customer {

@@ -19,7 +19,7 @@
 #include "store.h"
 
 #define SWEEP_MAX 1000                /* customers advanced per partition per sweep */
-#define CACHE_MAX_PER_PARTITION 250000 /* customers kept in memory per partition */
+#define OUTBOX_CHECK_MS 100 /* how often a full outbox's length is read again */
 
 struct pipeline {
     struct config *cfg; /* borrowed */
@@ -29,9 +29,12 @@ struct pipeline {
     struct dead_letter *dlq;
     struct partition **parts; /* indexed by partition number; NULL = not ours */
     bool *paused;
+    bool *outbox_full; /* paused until the sinks deliver (engine.max_outbox) */
+    bool *outbox_grew; /* alerts written since its length was last read */
     int32_t n_parts;
     int owned;
     int64_t next_sweep_ms;
+    int64_t next_outbox_check_ms;
     uint64_t store_generation; /* Redis connection the owned partitions were checked on */
     bool fatal;                /* stop: recovery needs a restart (logged where set) */
     struct log_ratelimit reject_rl, error_rl;
@@ -128,9 +131,19 @@ static int ensure_slots(struct pipeline *pl, int32_t p)
     if (paused == NULL)
         return -1;
     pl->paused = paused;
+    bool *full = realloc(pl->outbox_full, (size_t)n * sizeof *full);
+    if (full == NULL)
+        return -1;
+    pl->outbox_full = full;
+    bool *grew = realloc(pl->outbox_grew, (size_t)n * sizeof *grew);
+    if (grew == NULL)
+        return -1;
+    pl->outbox_grew = grew;
     for (int32_t i = pl->n_parts; i < n; i++) {
+        pl->outbox_grew[i] = false;
         pl->parts[i] = NULL;
         pl->paused[i] = false;
+        pl->outbox_full[i] = false;
     }
     pl->n_parts = n;
     return 0;
@@ -147,11 +160,13 @@ static int flush_partition(struct pipeline *pl, struct partition *p)
     pl->stats.applied += p->stats.applied - before.applied;
     pl->stats.duplicates += p->stats.duplicates - before.duplicates;
     size_t alerts;
-    int rc = partition_commit(p, pl->store, CACHE_MAX_PER_PARTITION, &alerts);
+    int rc = partition_commit(p, pl->store, pl->cfg->max_cached_customers, &alerts);
     if (rc == 0 && p->stats.commits > before.commits) {
         pl->stats.alerts += alerts;
-        if (alerts)
+        if (alerts) {
             outbox_mark_pending(pl->outbox, p->id);
+            pl->outbox_grew[p->id] = true;
+        }
         /* for lag tools only: the offsets that count are the ones just written to Redis */
         consumer_commit(pl->rk, pl->cfg, p->id, p->applied_offset);
         pl->stats.commits++;
@@ -241,6 +256,7 @@ static void on_revoke(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
         if (pl->paused[id] && owned(pl, id) == NULL) {
             consumer_pause(pl->rk, pl->cfg, id, false);
             pl->paused[id] = false;
+            pl->outbox_full[id] = false;
         }
     rd_kafka_assign(pl->rk, NULL);
 }
@@ -392,6 +408,38 @@ static void check_store_after_reconnect(struct pipeline *pl)
     pl->store_generation = gen;
 }
 
+/* Back-pressure: a partition whose outbox holds engine.max_outbox undelivered alerts (a
+ * sink is down) stops fetching and applying until the sinks bring it under 90% of that,
+ * so Redis memory stays bounded; nothing is dropped. Messages fetched before the pause
+ * wait in its queue (bounded by librdkafka's pre-fetch). */
+static void check_outboxes(struct pipeline *pl)
+{
+    int64_t now = clock_mono_ms();
+    bool recheck = now >= pl->next_outbox_check_ms; /* full ones: are they draining? */
+    if (recheck)
+        pl->next_outbox_check_ms = now + OUTBOX_CHECK_MS;
+    for (int32_t i = 0; i < pl->n_parts; i++) {
+        uint64_t len;
+        if (pl->parts[i] == NULL || !(pl->outbox_grew[i] || (pl->outbox_full[i] && recheck)) ||
+            store_outbox_len(pl->store, i, &len) < 0)
+            continue;
+        pl->outbox_grew[i] = false;
+        size_t cap = pl->cfg->max_outbox;
+        if (!pl->outbox_full[i] && len >= cap) {
+            log_warn("partition %" PRId32 ": the outbox holds %" PRIu64 " undelivered alerts "
+                     "(engine.max_outbox %zu): consumption paused until the sinks catch up",
+                     i, len, cap);
+            pl->outbox_full[i] = true;
+            set_paused(pl, i, true);
+        } else if (pl->outbox_full[i] && len < cap - cap / 10) {
+            log_info("partition %" PRId32 ": the outbox is down to %" PRIu64
+                     " undelivered alerts: consumption resumed",
+                     i, len);
+            pl->outbox_full[i] = false;
+        }
+    }
+}
+
 int pipeline_run_once(struct pipeline *pl)
 {
     check_store_after_reconnect(pl);
@@ -415,9 +463,11 @@ int pipeline_run_once(struct pipeline *pl)
         if (pl->stop && *pl->stop)
             break;
     }
+    check_outboxes(pl);
     for (int32_t i = 0; i < pl->n_parts; i++) {
         struct partition *p = pl->parts[i];
-        if (p == NULL || (p->n_queued == 0 && !p->uncommitted))
+        /* a full outbox: what was fetched before the pause waits in the queue, unapplied */
+        if (p == NULL || (p->n_queued == 0 && !p->uncommitted) || pl->outbox_full[i])
             continue;
         int rc = flush_partition(pl, p);
         if (rc == STORE_FENCED) {
@@ -426,13 +476,13 @@ int pipeline_run_once(struct pipeline *pl)
             /* Redis is away: stop fetching for this partition, keep polling so the group
              * keeps us, and retry on the next batch. Nothing is committed meanwhile. */
             set_paused(pl, i, true);
-        } else {
+        } else if (!pl->outbox_full[i]) {
             set_paused(pl, i, false);
         }
     }
     for (int32_t i = 0; i < pl->n_parts; i++)
-        if (pl->parts[i] && pl->paused[i] && pl->parts[i]->n_queued == 0 &&
-            !pl->parts[i]->uncommitted)
+        if (pl->parts[i] && pl->paused[i] && !pl->outbox_full[i] &&
+            pl->parts[i]->n_queued == 0 && !pl->parts[i]->uncommitted)
             set_paused(pl, i, false);
     check_store_after_reconnect(pl);
     if (!pl->fatal)
@@ -519,6 +569,8 @@ void pipeline_free(struct pipeline *pl)
         partition_free(pl->parts[i]);
     free(pl->parts);
     free(pl->paused);
+    free(pl->outbox_full);
+    free(pl->outbox_grew);
     outbox_free(pl->outbox);
     dead_letter_free(pl->dlq);
     store_free(pl->store);

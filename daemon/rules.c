@@ -68,6 +68,9 @@ struct eval {
     uint32_t mask0;
     uint8_t level0;
     int64_t started0[RULE__COUNT];
+    double ev0[RULE__COUNT][3]; /* evidence of each active alert's last notice before */
+    int64_t ev0_ts[RULE__COUNT]; /* ... and that notice's time */
+    int first_notice;           /* this call's first notice in out */
     int64_t last_ts[RULE__COUNT]; /* last notice of each rule in this call */
     /* set while an event is applied */
     bool spend_event; /* an order or cancellation: spend_drop may have recovered */
@@ -541,6 +544,12 @@ static void emit(struct eval *x, enum rule_id r, bool firing, bool repeat, int64
     n->started_ms = x->c->alerts[r].started_ms;
     n->ts_ms = ts;
     fill_evidence(x, rule_params_of(x->cfg, x->c, r), n);
+    if (firing) { /* what a re-send for a level change will carry */
+        struct alert_state *a = &x->c->alerts[r];
+        a->ev_value = n->value;
+        a->ev_threshold = n->threshold;
+        a->ev_baseline = n->baseline;
+    }
 }
 
 /* The time conditions are checked at: never earlier than what this customer has already
@@ -659,7 +668,35 @@ static int insert_escalations(struct eval *x, int at, uint32_t skip, int64_t ts,
         e->escalation = dir;
         e->started_ms = started[r];
         e->ts_ms = ts;
-        fill_evidence(x, rule_params_of(x->cfg, x->c, e->rule), e);
+        /* The evidence of the alert's last firing notice at or before ts, with an elapsed
+         * time brought forward to ts: the state at the end of this call may be later than
+         * ts (a later order, a hold that ran out), and would make the re-send depend on how
+         * events and sweeps were grouped into calls. */
+        fill_evidence(x, rule_params_of(x->cfg, x->c, e->rule), e); /* unit; fallback */
+        const double *ev = x->ev0[r];
+        int64_t ev_ts = x->ev0_ts[r];
+        double found[3];
+        for (int i = at - 1; i >= x->first_notice; i--) {
+            const struct notice *o = &out->n[i];
+            if (o->rule == (enum rule_id)r && o->firing && o->ts_ms <= ts) {
+                found[0] = o->value;
+                found[1] = o->threshold;
+                found[2] = o->baseline;
+                ev = found;
+                ev_ts = o->ts_ms;
+                break;
+            }
+        }
+        if (!isnan(ev[0])) {
+            e->value = ev[0];
+            e->threshold = ev[1];
+            e->baseline = ev[2];
+            double unit_ms = strcmp(e->unit, "days") == 0    ? (double)DAY_MS
+                             : strcmp(e->unit, "hours") == 0 ? (double)HOUR_MS
+                                                             : 0;
+            if (unit_ms > 0 && ts > ev_ts)
+                e->value += (double)(ts - ev_ts) / unit_ms;
+        }
         e->score = score;
         e->level = level;
         e->signals = mask;
@@ -678,6 +715,7 @@ static void finish(struct eval *x, int first_notice, int64_t now)
     const struct config *cfg = x->cfg;
     uint8_t level = x->level0;
 
+    x->first_notice = first_notice;
     if (x->out != NULL) {
         /* stable insertion sort by (ts, rule) */
         struct notice *n = x->out->n;
@@ -785,6 +823,10 @@ static void eval_start(struct eval *x, const struct config *cfg, struct customer
         if (c->alerts[r].active)
             x->mask0 |= 1u << r;
         x->started0[r] = c->alerts[r].started_ms;
+        x->ev0[r][0] = c->alerts[r].ev_value;
+        x->ev0[r][1] = c->alerts[r].ev_threshold;
+        x->ev0[r][2] = c->alerts[r].ev_baseline;
+        x->ev0_ts[r] = c->alerts[r].last_sent_ms;
         x->last_ts[r] = INT64_MIN;
     }
 }

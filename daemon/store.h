@@ -117,6 +117,9 @@ struct outbox_batch {
 int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t max,
                       struct outbox_batch *b);
 void outbox_batch_clear(struct outbox_batch *b);
+/* The number of entries in partition p's outbox: alerts not yet delivered by every sink
+ * (delivered ones are trimmed). */
+int store_outbox_len(struct store *s, int32_t p, uint64_t *len);
 /* Reads a sink's cursor ("0" when none). */
 int store_sink_cursor(struct store *s, int32_t p, const char *sink, char out[CW_STREAM_ID_MAX]);
 /* Records that `sink` delivered everything up to `id`; trims entries before `trim_before`

@@ -28,6 +28,7 @@ struct store {
     int backoff_ms;
     bool was_up;
     uint64_t generation; /* successful connections so far */
+    struct log_ratelimit commit_rl; /* errors answered to commits (OOM, READONLY, ...) */
     /* scratch for building commands, reused */
     const char **argv;
     size_t *argvlen;
@@ -53,6 +54,7 @@ struct store *store_new(const struct config *cfg)
     s->db = cfg->redis_db;
     s->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 2000;
     s->backoff_ms = BACKOFF_MIN_MS;
+    log_ratelimit_init(&s->commit_rl, 1, 5);
     s->topics = calloc(cfg->n_topics ? cfg->n_topics : 1, sizeof *s->topics);
     if (s->prefix == NULL || s->topics == NULL) {
         store_free(s);
@@ -608,7 +610,13 @@ int store_commit(struct store *s, const struct store_batch *b)
             return -1;
         if (i + 1 < sent) {
             if (rep->type == REDIS_REPLY_ERROR) {
-                log_error("redis: partition %" PRId32 " commit: %s", b->partition, rep->str);
+                uint64_t suppressed;
+                /* one line per refused commit, not per queued command, and rate-limited:
+                 * the commit is retried every batch until Redis accepts it */
+                if (rc == 0 && log_ratelimit_allow(&s->commit_rl, &suppressed))
+                    log_error("redis: partition %" PRId32 " commit failed: %s (retried; "
+                              "%" PRIu64 " similar lines suppressed)",
+                              b->partition, rep->str, suppressed);
                 rc = -1; /* EXEC will answer EXECABORT */
             }
         } else if (rep->type == REDIS_REPLY_NIL) {
@@ -853,6 +861,26 @@ int store_sink_cursor(struct store *s, int32_t p, const char *sink, char out[CW_
             strcpy(out, "0");
         }
     }
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_outbox_len(struct store *s, int32_t p, uint64_t *len)
+{
+    *len = 0;
+    if (store_connect(s) < 0)
+        return -1;
+    char key[KEY_MAX];
+    key_fmt(key, sizeof key, s, p, "outbox", NULL);
+    const char *argv[] = {"XLEN", key};
+    redisReply *r = redisCommandArgv(s->ctx, 2, argv, NULL);
+    if (r == NULL) {
+        store_drop(s, "XLEN outbox");
+        return -1;
+    }
+    int rc = reply_error(s, r, "XLEN outbox");
+    if (rc == 0 && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+        *len = (uint64_t)r->integer;
     freeReplyObject(r);
     return rc;
 }

@@ -15,7 +15,8 @@
 #
 # Also: cw_redis ARGS, cw_consume TOPIC [FMT], cw_spawn_split OUT ERR CMD, cw_broker_ctl
 # "down 1", cw_assert_eq EXP ACT WHAT, cw_pid_alive PID, cw_forget_pid PID, cw_free_port,
-# cw_stop_redis, cw_stop_broker, cw_log MSG. Each is described where it is defined.
+# cw_stop_redis, cw_restart_redis, cw_stop_broker, cw_log MSG. Each is described where it
+# is defined.
 #
 # Processes are started in the background of the calling shell (never inside $(...)), so
 # their pids are known and `wait` can collect their exit status. Everything started here is
@@ -47,6 +48,7 @@ CW_TMPDIRS=""      # every directory made by cw_tmpdir
 CW_TMPDIR=""       # the most recent one
 CW_LAST_PID=""     # pid of the last cw_spawn
 CW_REDIS_PID=""
+CW_REDIS_ARGS=""
 CW_BROKER_PID=""
 CW_BROKER_CTL=""
 CW_CLEANED=""
@@ -183,15 +185,20 @@ cw_redis() {
     redis-cli -p "$CW_REDIS_PORT" "$@"
 }
 
-# cw_start_redis DIR — starts redis-server on a free port (no persistence, data in DIR,
-# log in DIR/redis.log), waits for PONG (10 s), exports CW_REDIS_PORT. Tries 3 ports.
+# cw_start_redis DIR [REDIS_ARGS...] — starts redis-server on a free port (no persistence,
+# data in DIR, log in DIR/redis.log), waits for PONG (10 s), exports CW_REDIS_PORT. Tries 3
+# ports. REDIS_ARGS (simple words, e.g. --appendonly yes --appendfsync always) come last and
+# override the defaults; cw_restart_redis reuses them.
 cw_start_redis() {
     _sr_dir=$1
+    shift
+    CW_REDIS_ARGS="$*"
     for _sr_try in 1 2 3; do
         CW_REDIS_PORT=$(cw_free_port) || return 1
         export CW_REDIS_PORT
+        # shellcheck disable=SC2086
         cw_spawn "$_sr_dir/redis.log" redis-server --port "$CW_REDIS_PORT" --bind 127.0.0.1 \
-            --dir "$_sr_dir" --save '' --appendonly no --daemonize no
+            --dir "$_sr_dir" --save '' --appendonly no --daemonize no $CW_REDIS_ARGS
         CW_REDIS_PID=$CW_LAST_PID
         # shellcheck disable=SC2016
         if cw_wait_for 'test "$(redis-cli -p "$CW_REDIS_PORT" ping)" = PONG' 10; then
@@ -202,6 +209,22 @@ cw_start_redis() {
         tail -n 5 "$_sr_dir/redis.log" >&2
     done
     cw_fail "cannot start redis-server"
+}
+
+# cw_restart_redis DIR — starts redis-server again on the same port, dir and arguments as
+# the last cw_start_redis (after cw_stop_redis), log appended to DIR/redis.log; waits for
+# PONG (10 s). With --appendonly yes the data comes back from DIR's AOF.
+cw_restart_redis() {
+    _rr_dir=$1
+    # shellcheck disable=SC2086
+    redis-server --port "$CW_REDIS_PORT" --bind 127.0.0.1 --dir "$_rr_dir" --save '' \
+        --appendonly no --daemonize no ${CW_REDIS_ARGS:-} >>"$_rr_dir/redis.log" 2>&1 &
+    CW_LAST_PID=$!
+    CW_PIDS="$CW_LAST_PID $CW_PIDS"
+    CW_REDIS_PID=$CW_LAST_PID
+    # shellcheck disable=SC2016
+    cw_wait_for 'test "$(redis-cli -p "$CW_REDIS_PORT" ping)" = PONG' 10 ||
+        cw_fail "redis-server did not restart on port $CW_REDIS_PORT"
 }
 
 # Stops the redis-server started by cw_start_redis (its data is not saved).

@@ -48,8 +48,8 @@ static void fill_rich(struct customer *c)
     c->recent_ids[3] = UINT64_MAX;
     c->recent_ids[7] = 1;
     c->recent_pos = 4;
-    c->alerts[RULE_ORDER_GAP] = (struct alert_state){1, 1690000000000LL, 1695000000000LL, 7};
-    c->alerts[RULE_MANAGER_CHANGED] = (struct alert_state){1, INT64_MIN, INT64_MAX, UINT32_MAX};
+    c->alerts[RULE_ORDER_GAP] = (struct alert_state){1, 1690000000000LL, 1695000000000LL, 7, 33.25, 30, 11.5};
+    c->alerts[RULE_MANAGER_CHANGED] = (struct alert_state){1, INT64_MIN, INT64_MAX, UINT32_MAX, -0.0, 1e300, 0};
     c->score = 42.5;
     c->level = LEVEL_WATCH;
     c->next_due_ms = 1699999999999LL;
@@ -98,6 +98,10 @@ static void assert_same(const struct customer *a, const struct customer *b)
         cr_assert_eq(a->alerts[r].started_ms, b->alerts[r].started_ms, "rule %d", r);
         cr_assert_eq(a->alerts[r].last_sent_ms, b->alerts[r].last_sent_ms, "rule %d", r);
         cr_assert_eq(a->alerts[r].repeats, b->alerts[r].repeats, "rule %d", r);
+        cr_assert(memcmp(&a->alerts[r].ev_value, &b->alerts[r].ev_value, 8) == 0 &&
+                      memcmp(&a->alerts[r].ev_threshold, &b->alerts[r].ev_threshold, 8) == 0 &&
+                      memcmp(&a->alerts[r].ev_baseline, &b->alerts[r].ev_baseline, 8) == 0,
+                  "evidence of rule %d", r);
     }
     cr_assert(memcmp(&a->score, &b->score, sizeof(double)) == 0);
     cr_assert_eq(a->level, b->level);
@@ -126,7 +130,7 @@ Test(customer, round_trip_rich_state)
     fill_rich(&a);
     size_t n = customer_encode(&a, buf, sizeof buf);
     cr_assert_gt(n, 0);
-    cr_assert_eq(buf[0], 3, "version byte");
+    cr_assert_eq(buf[0], 4, "version byte");
     cr_assert_eq(customer_decode(&b, a.id, buf, n), 0);
     assert_same(&a, &b);
     /* encoding is canonical: the decoded state encodes to the same bytes */
@@ -155,7 +159,7 @@ Test(customer, worst_case_fits_the_maximum)
     for (int i = 0; i < CW_RECENT_EVENT_IDS; i++)
         a.recent_ids[i] = UINT64_MAX - (uint64_t)i;
     for (int r = 0; r < RULE__COUNT; r++)
-        a.alerts[r] = (struct alert_state){1, INT64_MIN, INT64_MIN, UINT32_MAX};
+        a.alerts[r] = (struct alert_state){1, INT64_MIN, INT64_MIN, UINT32_MAX, 1, 2, 3};
     a.first_order_ms = a.last_order_ms = a.last_event_ms = INT64_MIN;
     a.next_due_ms = CW_NO_DUE;
     a.unsubscribed_ms = a.spend_ms = a.manager_since_ms = INT64_MIN;
@@ -196,19 +200,35 @@ Test(customer, garbage_rejected)
 
     buf[n] = 0; /* trailing byte */
     cr_assert_eq(customer_decode(&b, "x", buf, n + 1), -1);
-    buf[0] = 4; /* unknown version */
+    buf[0] = 5; /* unknown version */
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
     buf[0] = 1; /* the version before the second milestone: rejected, state restarts */
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
-    buf[0] = 3;
+    buf[0] = 4;
     buf[2] = TIER__COUNT; /* tier out of range */
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
     buf[2] = TIER_STRATEGIC;
-    buf[0] = 2; /* flag bit 7 did not exist in version 2 */
-    cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
-    buf[1] &= 0x7f;
     cr_assert_eq(customer_decode(&b, "x", buf, n), 0);
+    /* versions 2 and 3 have no evidence after each active alert */
     buf[0] = 3;
+    cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
+
+    /* without active alerts, versions 3 and 2 read the same bytes; 2 had no flag bit 7 */
+    struct customer plain;
+    customer_init(&plain, "p");
+    plain.tier = TIER_KEY;
+    plain.tier_set = 1;
+    plain.order_count = 3;
+    size_t pn = customer_encode(&plain, buf, sizeof buf);
+    buf[0] = 3;
+    cr_assert_eq(customer_decode(&b, "p", buf, pn), 0);
+    cr_assert_eq(b.tier_set, 1);
+    buf[0] = 2;
+    cr_assert_eq(customer_decode(&b, "p", buf, pn), -1);
+    buf[1] &= 0x7f;
+    cr_assert_eq(customer_decode(&b, "p", buf, pn), 0);
+    cr_assert_eq(b.tier_set, 1, "version 2: a tier other than standard was set by an event");
+    cr_assert_eq(b.order_count, 3);
 
     /* an over-long varint: 11 continuation bytes */
     uint8_t bad[16] = {2, 0, 0};

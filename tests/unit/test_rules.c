@@ -1199,3 +1199,59 @@ Test(rules, repeats_back_off)
     cr_assert_eq(nl.n[3].ts_ms, due + 14 * DAY);
     cr_assert_eq(c.next_due_ms, due + 30 * DAY + 1, "the next one waits 16 days");
 }
+
+/* The re-sends for a level change carry the evidence of the alert as of their own time,
+ * whatever happened later in the same call: one long advance gives the same notices as
+ * the same time in two steps (found by 40-crash-consistency: a hold that ran out later in
+ * the call made manager_changed re-sends say "changed 19728 days ago"). */
+static int escalation_notices(struct customer *c, const struct config *cfg, bool split,
+                              struct notice *out, int max)
+{
+    int n = 0;
+    int64_t steps[2] = {T0 + 9 * DAY, T0 + 40 * DAY};
+    for (int s = split ? 0 : 1; s < 2; s++) {
+        advance(cfg, c, steps[s]);
+        for (int i = 0; i < nl.count && n < max; i++)
+            out[n++] = nl.n[i];
+    }
+    return n;
+}
+
+Test(rules_escalation, resend_evidence_does_not_depend_on_the_call)
+{
+    struct config cfg;
+    struct customer a, b;
+    struct notice na[64], nb[64];
+    rules_all_config(&cfg);
+    rule_enable(&cfg, RULE_SPEND_DROP, false);
+    rule_enable(&cfg, RULE_FIRST_REPEAT_OVERDUE, false);
+    customer_init(&a, "c1");
+    struct event up = mk(EV_CUSTOMER_UPDATED, T0 - DAY, NULL, 0, NULL);
+    up.tier = TIER_KEY;
+    up.has_account_manager = 1;
+    snprintf(up.account_manager, sizeof up.account_manager, "ann");
+    apply(&cfg, &a, up);
+    snprintf(up.account_manager, sizeof up.account_manager, "bob");
+    up.ts_ms = T0;
+    apply(&cfg, &a, up); /* manager_changed: active for 30 days */
+    apply(&cfg, &a, mk(EV_COMPLAINT_OPENED, T0 + DAY, "k", 0, NULL)); /* fires day 8 */
+    b = a;
+    int n1 = escalation_notices(&a, &cfg, false, na, 64);
+    int n2 = escalation_notices(&b, &cfg, true, nb, 64);
+    cr_assert_eq(n1, n2);
+    int resends = 0;
+    for (int i = 0; i < n1; i++) {
+        cr_assert_eq(na[i].rule, nb[i].rule, "notice %d", i);
+        cr_assert_eq(na[i].ts_ms, nb[i].ts_ms, "notice %d", i);
+        cr_assert_eq(na[i].escalation, nb[i].escalation, "notice %d", i);
+        cr_assert(near(na[i].value, nb[i].value), "notice %d: %g vs %g", i, na[i].value,
+                  nb[i].value);
+        if (na[i].escalation != 0 && na[i].rule == RULE_MANAGER_CHANGED) {
+            resends++;
+            /* changed on day 0, re-sent on day 8 */
+            cr_assert(near(na[i].value, (double)(na[i].ts_ms - T0) / DAY), "value %g",
+                      na[i].value);
+        }
+    }
+    cr_assert_gt(resends, 0, "the complaint raised the level: manager_changed re-sent");
+}

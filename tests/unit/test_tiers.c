@@ -167,7 +167,7 @@ Test(tiers, encoding_keeps_an_event_set_tier_and_reads_version_2)
     c.tier_set = 1;
     size_t n = customer_encode(&c, buf, sizeof buf);
     cr_assert_gt(n, 3);
-    cr_assert_eq(buf[0], 3, "version 3");
+    cr_assert_eq(buf[0], 4, "version 4");
     cr_assert_eq(customer_decode(&d, "a", buf, n), 0);
     cr_assert_eq(d.tier, TIER_KEY);
     cr_assert_eq(d.tier_set, 1);
