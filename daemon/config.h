@@ -131,6 +131,8 @@ struct config {
     int64_t lateness_ms;   /* default 0 */
     size_t max_message_bytes; /* default 65536 */
     int64_t timer_interval_ms; /* how often due timers are swept; default 1000 */
+    int64_t max_future_ms; /* daemon: events further ahead of the wall clock are rejected;
+                            * 0 = no limit; default 1d */
     size_t max_cached_customers; /* per partition, kept in memory; default 250000 */
     size_t max_outbox;     /* per partition: undelivered alerts before consumption pauses;
                             * default 1000000 */

@@ -298,6 +298,23 @@ static void reject(struct pipeline *pl, const rd_kafka_message_t *m, enum reject
                      m->len);
 }
 
+/* True (with a reason in msg) when ev is dated more than engine.max_future ahead of the
+ * wall clock. */
+static bool too_far_ahead(const struct config *cfg, const struct event *ev, char *msg,
+                          size_t len)
+{
+    if (cfg->max_future_ms <= 0)
+        return false;
+    int64_t now = clock_wall_ms();
+    if (ev->ts_ms <= now || ev->ts_ms - now <= cfg->max_future_ms)
+        return false;
+    char ts[32];
+    format_rfc3339(ev->ts_ms, ts);
+    snprintf(msg, len, "ts %s is more than engine.max_future (%.1f h) ahead of the clock",
+             ts, (double)cfg->max_future_ms / 3600000.0);
+    return true;
+}
+
 /* Returns -1 on a fatal error. */
 static int handle_message(struct pipeline *pl, rd_kafka_message_t *m)
 {
@@ -327,6 +344,11 @@ static int handle_message(struct pipeline *pl, rd_kafka_message_t *m)
                      &why, msg, sizeof msg) < 0) {
         q->rejected = true;
         reject(pl, m, why, msg);
+    } else if (too_far_ahead(pl->cfg, &q->ev, msg, sizeof msg)) {
+        /* one such event would move its partition's event clock years ahead and fire
+         * every timer of every customer there */
+        q->rejected = true;
+        reject(pl, m, REJ_BAD_TIMESTAMP, msg);
     }
     return 0;
 }
