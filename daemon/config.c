@@ -1114,6 +1114,8 @@ static const struct option engine_opts[] = {
      .imin = 10, .flags = OPT_NO_MAX},
     {.name = "max_future", .type = T_DUR_I64, .offset = CFG(max_future_ms), .def = "1d",
      .flags = OPT_NO_MAX},
+    {.name = "stall_timeout", .type = T_DUR_I64, .offset = CFG(stall_timeout_ms), .def = "60s",
+     .flags = OPT_NO_MAX},
     {.name = "max_cached_customers", .type = T_SIZE, .offset = CFG(max_cached_customers),
      .def = "250000", .imin = 100, .imax = 100000000},
     {.name = "max_outbox", .type = T_SIZE, .offset = CFG(max_outbox), .def = "1000000",

@@ -133,6 +133,9 @@ struct config {
     int64_t timer_interval_ms; /* how often due timers are swept; default 1000 */
     int64_t max_future_ms; /* daemon: events further ahead of the wall clock are rejected;
                             * 0 = no limit; default 1d */
+    int64_t stall_timeout_ms; /* a partition with lag and no message for this long is
+                               * re-fetched (librdkafka 2.0.2 consumers have been seen
+                               * stuck); 0 = never; default 60000 */
     size_t max_cached_customers; /* per partition, kept in memory; default 250000 */
     size_t max_outbox;     /* per partition: undelivered alerts before consumption pauses;
                             * default 1000000 */

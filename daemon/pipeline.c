@@ -31,6 +31,9 @@ struct pipeline {
     bool *paused;
     bool *outbox_full; /* paused until the sinks deliver (engine.max_outbox) */
     bool *outbox_grew; /* alerts written since its length was last read */
+    int64_t *last_progress_ms; /* a message arrived, or the partition was seen idle */
+    int *stall_seeks;          /* re-fetches since the last message */
+    int64_t next_stall_check_ms;
     int32_t n_parts;
     int owned;
     int64_t next_sweep_ms;
@@ -139,7 +142,17 @@ static int ensure_slots(struct pipeline *pl, int32_t p)
     if (grew == NULL)
         return -1;
     pl->outbox_grew = grew;
+    int64_t *lp = realloc(pl->last_progress_ms, (size_t)n * sizeof *lp);
+    if (lp == NULL)
+        return -1;
+    pl->last_progress_ms = lp;
+    int *ss = realloc(pl->stall_seeks, (size_t)n * sizeof *ss);
+    if (ss == NULL)
+        return -1;
+    pl->stall_seeks = ss;
     for (int32_t i = pl->n_parts; i < n; i++) {
+        pl->last_progress_ms[i] = 0;
+        pl->stall_seeks[i] = 0;
         pl->outbox_grew[i] = false;
         pl->parts[i] = NULL;
         pl->paused[i] = false;
@@ -225,6 +238,8 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
             pl->parts[tp->partition] = p;
             pl->owned++;
             outbox_partition_add(pl->outbox, tp->partition);
+            pl->last_progress_ms[tp->partition] = clock_mono_ms();
+            pl->stall_seeks[tp->partition] = 0;
             log_info("partition %" PRId32 ": assigned, epoch %" PRId64, tp->partition,
                      meta.epoch);
         }
@@ -338,6 +353,8 @@ static int handle_message(struct pipeline *pl, rd_kafka_message_t *m)
     if (q == NULL)
         return 0; /* already applied: a re-delivery */
     pl->stats.messages++;
+    pl->last_progress_ms[m->partition] = clock_mono_ms();
+    pl->stall_seeks[m->partition] = 0;
     enum reject_reason why;
     char msg[256];
     if (decode_event(&pl->cfg->topics[t], pl->cfg->max_message_bytes, m->payload, m->len, &q->ev,
@@ -462,6 +479,63 @@ static void check_outboxes(struct pipeline *pl)
     }
 }
 
+#define STALL_SEEKS_MAX 1 /* re-fetches without a message before the daemon gives up */
+
+/* A consumer stuck with lag (seen with librdkafka 2.0.2 after a broker restart, or after
+ * an offset error with auto.offset.reset=error): a partition that is neither paused nor
+ * given a message for engine.stall_timeout is checked against the broker's high
+ * watermark; if messages wait, it is re-fetched (seek) from the next offset to apply, and
+ * if that does not help either (it does not for a partition whose fetch failed with
+ * auto.offset.reset=error, 19-stall.sh) the daemon exits 1: systemd restarts it, and the
+ * new consumer starts from the offsets in Redis. */
+static void check_stalls(struct pipeline *pl)
+{
+    int64_t now = clock_mono_ms(), timeout = pl->cfg->stall_timeout_ms;
+    if (timeout <= 0 || now < pl->next_stall_check_ms)
+        return;
+    pl->next_stall_check_ms = now + 1000;
+    int checked = 0; /* a query may wait 500 ms (broker down): a few per second at most */
+    for (int32_t i = 0; i < pl->n_parts && checked < 2; i++) {
+        struct partition *p = pl->parts[i];
+        if (p == NULL)
+            continue;
+        if (pl->paused[i] || p->n_queued > 0) {
+            pl->last_progress_ms[i] = now; /* idle on purpose */
+            continue;
+        }
+        if (now - pl->last_progress_ms[i] < timeout)
+            continue;
+        pl->last_progress_ms[i] = now; /* checked: idle or re-fetched */
+        checked++;
+        for (size_t t = 0; t < pl->cfg->n_topics; t++) {
+            int64_t lo, hi, next = p->next_offset[t];
+            const char *topic = pl->cfg->topics[t].name;
+            if (next < 0 || rd_kafka_query_watermark_offsets(pl->rk, topic, i, &lo, &hi, 500) !=
+                                RD_KAFKA_RESP_ERR_NO_ERROR || hi <= next)
+                continue;
+            if (++pl->stall_seeks[i] > STALL_SEEKS_MAX) {
+                log_error("%s/%" PRId32 ": still no message after a re-fetch with %" PRId64
+                          " waiting; stopping so that a restart (systemd) starts a new "
+                          "consumer from the offsets in Redis",
+                          topic, i, hi - next);
+                pl->fatal = true;
+                return;
+            }
+            log_warn("%s/%" PRId32 ": %" PRId64 " messages wait after offset %" PRId64
+                     " but none arrived for %.0f s; re-fetching from there",
+                     topic, i, hi - next, next, (double)timeout / 1000.0);
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(l, topic, i)->offset = next;
+            rd_kafka_error_t *e = rd_kafka_seek_partitions(pl->rk, l, 2000);
+            if (e != NULL) {
+                log_warn("%s/%" PRId32 ": re-fetch: %s", topic, i, rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+            rd_kafka_topic_partition_list_destroy(l);
+        }
+    }
+}
+
 int pipeline_run_once(struct pipeline *pl)
 {
     check_store_after_reconnect(pl);
@@ -507,6 +581,8 @@ int pipeline_run_once(struct pipeline *pl)
             pl->parts[i]->n_queued == 0 && !pl->parts[i]->uncommitted)
             set_paused(pl, i, false);
     check_store_after_reconnect(pl);
+    if (!pl->fatal)
+        check_stalls(pl);
     if (!pl->fatal)
         sweep_timers(pl);
     outbox_run(pl->outbox);
@@ -593,6 +669,8 @@ void pipeline_free(struct pipeline *pl)
     free(pl->paused);
     free(pl->outbox_full);
     free(pl->outbox_grew);
+    free(pl->last_progress_ms);
+    free(pl->stall_seeks);
     outbox_free(pl->outbox);
     dead_letter_free(pl->dlq);
     store_free(pl->store);
