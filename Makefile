@@ -111,6 +111,18 @@ fuzz: $(FUZZBINS)
 	sh tests/fuzz/run.sh decode $(FUZZ_TIME)
 	sh tests/fuzz/run.sh config $(FUZZ_TIME)
 fuzz-smoke:
-	$(MAKE) fuzz FUZZ_TIME=15
+	FUZZ_SEED=1 $(MAKE) fuzz FUZZ_TIME=15
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# Benchmark (issue 5; tests/bench/bench.sh, docs/PERFORMANCE.md): its own devbroker and
+# redis-server, release binaries. Prints figures, never fails on a slow machine; not part
+# of `make check`.
+#   make bench          1,000,000 events over 100,000 customers, writes docs/PERFORMANCE.md
+#   make bench-smoke    50,000 events (seconds), writes build/PERFORMANCE-smoke.md
+BENCHBINS := build/churnwatchd build/churnwatch build/devbroker build/simulate
+.PHONY: bench-smoke
+bench: $(BENCHBINS)
+	sh tests/bench/bench.sh
+bench-smoke: $(BENCHBINS)
+	BENCH_EVENTS=50000 BENCH_OUT=build/PERFORMANCE-smoke.md sh tests/bench/bench.sh

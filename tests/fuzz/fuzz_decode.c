@@ -138,7 +138,7 @@ static void check_event(const struct event *ev, const struct topic_config *topic
     bool order = t == EV_ORDER || t == EV_ORDER_CANCELLED;
     check(isfinite(ev->amount) && ev->amount >= 0 && !signbit(ev->amount), "amount >= 0");
     check(order || ev->amount == 0, "amount only on orders");
-    check(t == EV_ORDER || ev->currency[0] == '\0', "currency only on orders");
+    check(order || ev->currency[0] == '\0', "currency only on orders and cancellations");
     check(topic != &topic_nested || ev->currency[0] == '\0', "unmapped currency stays empty");
     check(ev->severity >= SEV_NONE && ev->severity <= SEV_CRITICAL, "severity in range");
     check(t == EV_COMPLAINT_OPENED || ev->severity == SEV_NONE, "severity only on complaints");

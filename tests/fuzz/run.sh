@@ -4,6 +4,9 @@
 #
 #   sh tests/fuzz/run.sh NAME SECONDS        NAME: decode or config
 #
+# FUZZ_SEED=N fixes libFuzzer's random seed (make fuzz-smoke, run by make check, uses 1, so
+# that CI explores the same inputs every time instead of failing at random on a new find;
+# `make fuzz` explores with a fresh seed).
 # Runs build/fuzz/fuzz_NAME for SECONDS over build/fuzz/corpus-NAME, a working copy of
 # tests/fuzz/corpus/NAME (the seeds are copied in each time; inputs found by earlier runs
 # stay there), with tests/fuzz/NAME.dict. New inputs are only ever written under build/.
@@ -42,7 +45,7 @@ echo "fuzz_$name: ${secs}s over $corpus ($(ls "$corpus" | wc -l | tr -d ' ') inp
 # ASAN_OPTIONS: libFuzzer saves the input; a core dump would only fill the disk.
 ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:disable_coredump=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-    "$bin" -max_total_time="$secs" -max_len=$max_len -timeout=10 -rss_limit_mb=2048 \
+    "$bin" ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -max_total_time="$secs" -max_len=$max_len -timeout=10 -rss_limit_mb=2048 \
     -dict=tests/fuzz/"$name".dict -artifact_prefix="$artifacts/$name-" \
     -print_final_stats=1 "$corpus" 2>build/fuzz/fuzz_"$name".log
 rc=$?
