@@ -73,12 +73,17 @@ int customer_spend_slot(int64_t week)
     return (int)(m < 0 ? m + CW_SPEND_BUCKETS : m);
 }
 
-uint64_t customer_week_spend(const struct customer *c, int64_t week)
+uint64_t customer_spend_weeks(const struct customer *c, int64_t first, int64_t last)
 {
     int64_t top = cw_week_of(c->spend_ms);
-    if (week > top || week <= top - CW_SPEND_BUCKETS)
-        return 0;
-    return c->spend[customer_spend_slot(week)];
+    if (first <= top - CW_SPEND_BUCKETS)
+        first = top - CW_SPEND_BUCKETS + 1;
+    if (last > top)
+        last = top;
+    uint64_t cents = 0;
+    for (int64_t w = first; w <= last; w++)
+        cents += c->spend[customer_spend_slot(w)];
+    return cents;
 }
 
 void customer_init(struct customer *c, const char *id)

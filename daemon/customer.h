@@ -26,8 +26,8 @@ struct customer;
 int64_t cw_week_of(int64_t t_ms);
 /* The slot of the spend ring that holds `week`. */
 int customer_spend_slot(int64_t week);
-/* Cents `c` spent in `week`; 0 for weeks outside its ring. */
-uint64_t customer_week_spend(const struct customer *c, int64_t week);
+/* Cents `c` spent in weeks first..last (inclusive; weeks outside its ring count 0). */
+uint64_t customer_spend_weeks(const struct customer *c, int64_t first, int64_t last);
 
 struct open_item {
     uint64_t id_hash;  /* hash of complaint_id / ticket_id */

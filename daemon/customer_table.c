@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 #define ID_SEED 0x63757374 /* "cust" */
 
 struct slot {
@@ -110,14 +112,11 @@ struct customer *customer_table_upsert(struct customer_table *t, const char *id,
             return NULL;
         i = find_slot(t, id, h);
     }
-    if (t->count == t->items_cap) {
-        size_t cap = t->items_cap ? t->items_cap * 2 : 16;
-        struct customer **items = realloc(t->items, cap * sizeof *items);
-        if (items == NULL)
-            return NULL;
-        t->items = items;
-        t->items_cap = cap;
-    }
+    struct customer **items =
+        vec_reserve(t->items, &t->items_cap, t->count + 1, sizeof *items, 16);
+    if (items == NULL)
+        return NULL;
+    t->items = items;
     struct customer *c = malloc(sizeof *c);
     if (c == NULL)
         return NULL;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 static bool entry_less(const struct due_entry *a, const struct due_entry *b)
 {
     if (a->due_ms != b->due_ms)
@@ -56,14 +58,10 @@ void due_queue_free(struct due_queue *q)
 
 int due_queue_push(struct due_queue *q, int64_t due_ms, const char *id)
 {
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 64;
-        struct due_entry *e = realloc(q->e, cap * sizeof *e);
-        if (e == NULL)
-            return -1;
-        q->e = e;
-        q->cap = cap;
-    }
+    struct due_entry *e = vec_reserve(q->e, &q->cap, q->n + 1, sizeof *e, 64);
+    if (e == NULL)
+        return -1;
+    q->e = e;
     q->e[q->n].due_ms = due_ms;
     q->e[q->n].id = id;
     sift_up(q, q->n++);

@@ -1,28 +1,32 @@
 /* late_buffer.c — see late_buffer.h. */
 #include "late_buffer.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "event_codec.h"
+#include "vec.h"
+
+int64_t late_watermark(int64_t clock_ms, int64_t lateness_ms)
+{
+    if (lateness_ms <= 0)
+        return clock_ms;
+    return clock_ms < INT64_MIN + lateness_ms ? INT64_MIN : clock_ms - lateness_ms;
+}
 
 static bool before(const struct late_entry *a, const struct late_entry *b)
 {
     return a->ts_ms < b->ts_ms || (a->ts_ms == b->ts_ms && a->order < b->order);
 }
 
+/* Makes room for `need` entries in *v. Returns 0 or -1. */
 static int grow(struct late_entry ***v, size_t *cap, size_t need)
 {
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap * 2 : 64;
-    while (n < need)
-        n *= 2;
-    struct late_entry **nv = realloc(*v, n * sizeof *nv);
+    struct late_entry **nv = vec_reserve(*v, cap, need, sizeof *nv, 64);
     if (nv == NULL)
         return -1;
     *v = nv;
-    *cap = n;
     return 0;
 }
 

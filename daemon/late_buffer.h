@@ -20,6 +20,10 @@
 
 #include "event.h"
 
+/* The watermark: events at or before it are applied (clock_ms minus lateness_ms, never
+ * below INT64_MIN); a negative lateness counts as 0. */
+int64_t late_watermark(int64_t clock_ms, int64_t lateness_ms);
+
 struct late_entry {
     int64_t ts_ms;
     uint64_t order;

@@ -8,6 +8,7 @@
 #include "decode.h"
 #include "log.h"
 #include "rules.h"
+#include "vec.h"
 
 struct partition *partition_new(int32_t id, const struct config *cfg,
                                 const struct partition_meta *meta)
@@ -56,16 +57,13 @@ struct queued_event *partition_enqueue(struct partition *p, int topic, int64_t o
 {
     if (p->next_offset[topic] >= 0 && offset < p->next_offset[topic])
         return NULL;
-    if (p->n_queued == p->queue_cap) {
-        size_t n = p->queue_cap ? p->queue_cap * 2 : 256;
-        struct queued_event *q = realloc(p->queue, n * sizeof *q);
-        if (q == NULL) {
-            log_error("partition %" PRId32 ": out of memory queueing an event", p->id);
-            abort();
-        }
-        p->queue = q;
-        p->queue_cap = n;
+    struct queued_event *grown =
+        vec_reserve(p->queue, &p->queue_cap, p->n_queued + 1, sizeof *grown, 256);
+    if (grown == NULL) {
+        log_error("partition %" PRId32 ": out of memory queueing an event", p->id);
+        abort();
     }
+    p->queue = grown;
     p->next_offset[topic] = offset + 1;
     struct queued_event *q = &p->queue[p->n_queued++];
     q->topic = topic;
@@ -86,14 +84,10 @@ static void mark_dirty(struct partition *p, struct customer *c)
 {
     if (c->dirty)
         return;
-    if (p->n_dirty == p->dirty_cap) {
-        size_t n = p->dirty_cap ? p->dirty_cap * 2 : 256;
-        struct customer **d = realloc(p->dirty, n * sizeof *d);
-        if (d == NULL)
-            out_of_memory(p);
-        p->dirty = d;
-        p->dirty_cap = n;
-    }
+    struct customer **d = vec_reserve(p->dirty, &p->dirty_cap, p->n_dirty + 1, sizeof *d, 256);
+    if (d == NULL)
+        out_of_memory(p);
+    p->dirty = d;
     p->dirty[p->n_dirty++] = c;
     c->dirty = 1;
 }
@@ -161,20 +155,6 @@ static int by_id_hash(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-struct tier_ctx {
-    const struct config *cfg;
-    struct tier_sample *sample;
-    int64_t week;
-    int rc;
-};
-
-static void sample_cached(void *ctx, struct customer *c)
-{
-    struct tier_ctx *x = ctx;
-    if (tier_sample_add(x->sample, x->cfg, c, x->week) < 0)
-        x->rc = -1;
-}
-
 #define TIER_SCAN_STEP 512
 
 /* Reads the customers of p that are in Redis but not in memory, appending their id
@@ -223,18 +203,12 @@ static int scan_stored_spend(struct partition *p, const struct config *cfg, stru
             rc = -1;
             break;
         }
-        if (n_v + m > cap) {
-            size_t c2 = cap ? cap * 2 : 4096;
-            while (c2 < n_v + m)
-                c2 *= 2;
-            struct scanned_spend *nv = realloc(v, c2 * sizeof *nv);
-            if (nv == NULL) {
-                rc = -1;
-                break;
-            }
-            v = nv;
-            cap = c2;
+        struct scanned_spend *nv = vec_reserve(v, &cap, n_v + m, sizeof *nv, 4096);
+        if (nv == NULL) {
+            rc = -1;
+            break;
         }
+        v = nv;
         for (size_t i = 0; i < m; i++) {
             if (!found[i])
                 continue;
@@ -266,12 +240,10 @@ static int update_tiers(struct partition *p, const struct config *cfg, struct st
 {
     int64_t week = cw_week_of(clock_ms);
     struct tier_sample sample = {0};
-    struct tier_ctx x = {cfg, &sample, week, 0};
     struct scanned_spend *stored = NULL;
     size_t n_stored = 0;
 
-    customer_table_each(p->customers, sample_cached, &x);
-    int rc = x.rc;
+    int rc = tier_sample_add_table(&sample, cfg, p->customers, week);
     if (rc == 0)
         rc = scan_stored_spend(p, cfg, store, week, &stored, &n_stored);
     if (rc == 0 && n_stored > 0) {
@@ -303,11 +275,6 @@ static int update_tiers(struct partition *p, const struct config *cfg, struct st
 void partition_reset_tiers(struct partition *p)
 {
     p->tiers.week = TIER_WEEK_NONE;
-}
-
-static int64_t sub_sat(int64_t a, int64_t b)
-{
-    return b > 0 && a < INT64_MIN + b ? INT64_MIN : a - b;
 }
 
 /* Makes the tier cut-offs current for an event at ts_ms. Returns 0 or -1. */
@@ -376,7 +343,7 @@ int partition_process(struct partition *p, const struct config *cfg, struct stor
         if (!q->rejected) {
             if (q->ev.ts_ms > p->clock_ms)
                 p->clock_ms = q->ev.ts_ms;
-            int64_t watermark = sub_sat(p->clock_ms, lateness);
+            int64_t watermark = late_watermark(p->clock_ms, lateness);
             int step = release_held(p, cfg, store, watermark);
             if (step == 0 && lateness > 0 && q->ev.ts_ms > watermark) {
                 uint64_t order = (uint64_t)q->topic << 56 | ((uint64_t)q->offset & ((1ull << 56) - 1));

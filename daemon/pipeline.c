@@ -21,20 +21,25 @@
 #define SWEEP_MAX 1000                /* customers advanced per partition per sweep */
 #define OUTBOX_CHECK_MS 100 /* how often a full outbox's length is read again */
 
+/* What the loop keeps for one partition number. */
+struct slot {
+    struct partition *part;   /* owned; NULL = not ours */
+    bool paused;              /* consumption paused in librdkafka */
+    bool outbox_full;         /* paused until the sinks deliver (engine.max_outbox) */
+    bool outbox_grew;         /* alerts written since the outbox length was last read */
+    int64_t last_progress_ms; /* a message arrived, or the partition was seen idle */
+    int stall_seeks;          /* re-fetches since the last message */
+};
+
 struct pipeline {
     struct config *cfg; /* borrowed */
     rd_kafka_t *rk;
     struct store *store;
     struct outbox *outbox;
     struct dead_letter *dlq;
-    struct partition **parts; /* indexed by partition number; NULL = not ours */
-    bool *paused;
-    bool *outbox_full; /* paused until the sinks deliver (engine.max_outbox) */
-    bool *outbox_grew; /* alerts written since its length was last read */
-    int64_t *last_progress_ms; /* a message arrived, or the partition was seen idle */
-    int *stall_seeks;          /* re-fetches since the last message */
-    int64_t next_stall_check_ms;
+    struct slot *slot; /* indexed by partition number */
     int32_t n_parts;
+    int64_t next_stall_check_ms;
     int owned;
     int64_t next_sweep_ms;
     int64_t next_outbox_check_ms;
@@ -118,47 +123,19 @@ static void fenced(struct pipeline *pl, int32_t i);
 
 static struct partition *owned(struct pipeline *pl, int32_t p)
 {
-    return p >= 0 && p < pl->n_parts ? pl->parts[p] : NULL;
+    return p >= 0 && p < pl->n_parts ? pl->slot[p].part : NULL;
 }
 
 static int ensure_slots(struct pipeline *pl, int32_t p)
 {
     if (p < pl->n_parts)
         return 0;
-    int32_t n = p + 1;
-    struct partition **np = realloc(pl->parts, (size_t)n * sizeof *np);
-    if (np == NULL)
+    struct slot *slot = realloc(pl->slot, (size_t)(p + 1) * sizeof *slot);
+    if (slot == NULL)
         return -1;
-    pl->parts = np;
-    bool *paused = realloc(pl->paused, (size_t)n * sizeof *paused);
-    if (paused == NULL)
-        return -1;
-    pl->paused = paused;
-    bool *full = realloc(pl->outbox_full, (size_t)n * sizeof *full);
-    if (full == NULL)
-        return -1;
-    pl->outbox_full = full;
-    bool *grew = realloc(pl->outbox_grew, (size_t)n * sizeof *grew);
-    if (grew == NULL)
-        return -1;
-    pl->outbox_grew = grew;
-    int64_t *lp = realloc(pl->last_progress_ms, (size_t)n * sizeof *lp);
-    if (lp == NULL)
-        return -1;
-    pl->last_progress_ms = lp;
-    int *ss = realloc(pl->stall_seeks, (size_t)n * sizeof *ss);
-    if (ss == NULL)
-        return -1;
-    pl->stall_seeks = ss;
-    for (int32_t i = pl->n_parts; i < n; i++) {
-        pl->last_progress_ms[i] = 0;
-        pl->stall_seeks[i] = 0;
-        pl->outbox_grew[i] = false;
-        pl->parts[i] = NULL;
-        pl->paused[i] = false;
-        pl->outbox_full[i] = false;
-    }
-    pl->n_parts = n;
+    memset(slot + pl->n_parts, 0, (size_t)(p + 1 - pl->n_parts) * sizeof *slot);
+    pl->slot = slot;
+    pl->n_parts = p + 1;
     return 0;
 }
 
@@ -178,7 +155,7 @@ static int flush_partition(struct pipeline *pl, struct partition *p)
         pl->stats.alerts += alerts;
         if (alerts) {
             outbox_mark_pending(pl->outbox, p->id);
-            pl->outbox_grew[p->id] = true;
+            pl->slot[p->id].outbox_grew = true;
         }
         /* for lag tools only: the offsets that count are the ones just written to Redis */
         consumer_commit(pl->rk, pl->cfg, p->id, p->applied_offset);
@@ -193,8 +170,8 @@ static void drop_partition(struct pipeline *pl, int32_t p)
 {
     if (owned(pl, p) == NULL)
         return;
-    partition_free(pl->parts[p]);
-    pl->parts[p] = NULL;
+    partition_free(pl->slot[p].part);
+    pl->slot[p].part = NULL;
     pl->owned--;
     outbox_partition_remove(pl->outbox, p);
 }
@@ -235,11 +212,11 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
                 notify_watchdog();
                 clock_sleep_ms(200);
             }
-            pl->parts[tp->partition] = p;
+            pl->slot[tp->partition].part = p;
             pl->owned++;
             outbox_partition_add(pl->outbox, tp->partition);
-            pl->last_progress_ms[tp->partition] = clock_mono_ms();
-            pl->stall_seeks[tp->partition] = 0;
+            pl->slot[tp->partition].last_progress_ms = clock_mono_ms();
+            pl->slot[tp->partition].stall_seeks = 0;
             log_info("partition %" PRId32 ": assigned, epoch %" PRId64, tp->partition,
                      meta.epoch);
         }
@@ -268,10 +245,10 @@ static void on_revoke(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
     /* librdkafka 2.0.2 keeps an application pause across unassign and a later assign of
      * the same partition: undo ours now, or a returning partition would never fetch. */
     for (int32_t id = 0; id < pl->n_parts; id++)
-        if (pl->paused[id] && owned(pl, id) == NULL) {
+        if (pl->slot[id].paused && owned(pl, id) == NULL) {
             consumer_pause(pl->rk, pl->cfg, id, false);
-            pl->paused[id] = false;
-            pl->outbox_full[id] = false;
+            pl->slot[id].paused = false;
+            pl->slot[id].outbox_full = false;
         }
     rd_kafka_assign(pl->rk, NULL);
 }
@@ -314,13 +291,12 @@ static void reject(struct pipeline *pl, const rd_kafka_message_t *m, enum reject
 }
 
 /* True (with a reason in msg) when ev is dated more than engine.max_future ahead of the
- * wall clock. */
-static bool too_far_ahead(const struct config *cfg, const struct event *ev, char *msg,
-                          size_t len)
+ * wall clock, read once per batch (`now`). */
+static bool too_far_ahead(const struct config *cfg, const struct event *ev, int64_t now,
+                          char *msg, size_t len)
 {
     if (cfg->max_future_ms <= 0)
         return false;
-    int64_t now = clock_wall_ms();
     if (ev->ts_ms <= now || ev->ts_ms - now <= cfg->max_future_ms)
         return false;
     char ts[32];
@@ -331,7 +307,7 @@ static bool too_far_ahead(const struct config *cfg, const struct event *ev, char
 }
 
 /* Returns -1 on a fatal error. */
-static int handle_message(struct pipeline *pl, rd_kafka_message_t *m)
+static int handle_message(struct pipeline *pl, rd_kafka_message_t *m, int64_t now_wall)
 {
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -353,15 +329,15 @@ static int handle_message(struct pipeline *pl, rd_kafka_message_t *m)
     if (q == NULL)
         return 0; /* already applied: a re-delivery */
     pl->stats.messages++;
-    pl->last_progress_ms[m->partition] = clock_mono_ms();
-    pl->stall_seeks[m->partition] = 0;
+    pl->slot[m->partition].last_progress_ms = clock_mono_ms();
+    pl->slot[m->partition].stall_seeks = 0;
     enum reject_reason why;
     char msg[256];
     if (decode_event(&pl->cfg->topics[t], pl->cfg->max_message_bytes, m->payload, m->len, &q->ev,
                      &why, msg, sizeof msg) < 0) {
         q->rejected = true;
         reject(pl, m, why, msg);
-    } else if (too_far_ahead(pl->cfg, &q->ev, msg, sizeof msg)) {
+    } else if (too_far_ahead(pl->cfg, &q->ev, now_wall, msg, sizeof msg)) {
         /* one such event would move its partition's event clock years ahead and fire
          * every timer of every customer there */
         q->rejected = true;
@@ -372,10 +348,10 @@ static int handle_message(struct pipeline *pl, rd_kafka_message_t *m)
 
 static void set_paused(struct pipeline *pl, int32_t p, bool pause)
 {
-    if (pl->paused[p] == pause)
+    if (pl->slot[p].paused == pause)
         return; /* resuming a partition that is not paused can rewind it */
     consumer_pause(pl->rk, pl->cfg, p, pause);
-    pl->paused[p] = pause;
+    pl->slot[p].paused = pause;
 }
 
 static void sweep_timers(struct pipeline *pl)
@@ -385,16 +361,16 @@ static void sweep_timers(struct pipeline *pl)
         return;
     pl->next_sweep_ms = now + pl->cfg->timer_interval_ms;
     for (int32_t i = 0; i < pl->n_parts; i++) {
-        struct partition *p = pl->parts[i];
-        if (p == NULL || pl->paused[i])
+        struct partition *p = pl->slot[i].part;
+        if (p == NULL || pl->slot[i].paused)
             continue;
         /* The sweep trails the clock by engine.lateness, so an event that arrives late
          * (up to that much) is still applied before the timers it could prevent. */
         int64_t clock = p->clock_ms;
-        if (pl->cfg->clock == CLOCK_WALL && clock_wall_ms() > clock)
-            clock = clock_wall_ms();
-        if (pl->cfg->lateness_ms > 0)
-            clock -= pl->cfg->lateness_ms;
+        int64_t wall = pl->cfg->clock == CLOCK_WALL ? clock_wall_ms() : INT64_MIN;
+        if (wall > clock)
+            clock = wall;
+        clock = late_watermark(clock, pl->cfg->lateness_ms);
         if (partition_rescan(p, pl->cfg, pl->store, clock, SWEEP_MAX) < 0)
             continue;
         int n = partition_sweep(p, pl->cfg, pl->store, clock, SWEEP_MAX);
@@ -427,7 +403,7 @@ static void check_store_after_reconnect(struct pipeline *pl)
     if (gen == pl->store_generation || !store_connected(pl->store))
         return;
     for (int32_t i = 0; i < pl->n_parts; i++) {
-        struct partition *p = pl->parts[i];
+        struct partition *p = pl->slot[i].part;
         struct partition_meta meta;
         if (p == NULL)
             continue;
@@ -459,22 +435,22 @@ static void check_outboxes(struct pipeline *pl)
         pl->next_outbox_check_ms = now + OUTBOX_CHECK_MS;
     for (int32_t i = 0; i < pl->n_parts; i++) {
         uint64_t len;
-        if (pl->parts[i] == NULL || !(pl->outbox_grew[i] || (pl->outbox_full[i] && recheck)) ||
+        if (pl->slot[i].part == NULL || !(pl->slot[i].outbox_grew || (pl->slot[i].outbox_full && recheck)) ||
             store_outbox_len(pl->store, i, &len) < 0)
             continue;
-        pl->outbox_grew[i] = false;
+        pl->slot[i].outbox_grew = false;
         size_t cap = pl->cfg->max_outbox;
-        if (!pl->outbox_full[i] && len >= cap) {
+        if (!pl->slot[i].outbox_full && len >= cap) {
             log_warn("partition %" PRId32 ": the outbox holds %" PRIu64 " undelivered alerts "
                      "(engine.max_outbox %zu): consumption paused until the sinks catch up",
                      i, len, cap);
-            pl->outbox_full[i] = true;
+            pl->slot[i].outbox_full = true;
             set_paused(pl, i, true);
-        } else if (pl->outbox_full[i] && len < cap - cap / 10) {
+        } else if (pl->slot[i].outbox_full && len < cap - cap / 10) {
             log_info("partition %" PRId32 ": the outbox is down to %" PRIu64
                      " undelivered alerts: consumption resumed",
                      i, len);
-            pl->outbox_full[i] = false;
+            pl->slot[i].outbox_full = false;
         }
     }
 }
@@ -496,16 +472,16 @@ static void check_stalls(struct pipeline *pl)
     pl->next_stall_check_ms = now + 1000;
     int checked = 0; /* a query may wait 500 ms (broker down): a few per second at most */
     for (int32_t i = 0; i < pl->n_parts && checked < 2; i++) {
-        struct partition *p = pl->parts[i];
+        struct partition *p = pl->slot[i].part;
         if (p == NULL)
             continue;
-        if (pl->paused[i] || p->n_queued > 0) {
-            pl->last_progress_ms[i] = now; /* idle on purpose */
+        if (pl->slot[i].paused || p->n_queued > 0) {
+            pl->slot[i].last_progress_ms = now; /* idle on purpose */
             continue;
         }
-        if (now - pl->last_progress_ms[i] < timeout)
+        if (now - pl->slot[i].last_progress_ms < timeout)
             continue;
-        pl->last_progress_ms[i] = now; /* checked: idle or re-fetched */
+        pl->slot[i].last_progress_ms = now; /* checked: idle or re-fetched */
         checked++;
         for (size_t t = 0; t < pl->cfg->n_topics; t++) {
             int64_t lo, hi, next = p->next_offset[t];
@@ -513,7 +489,7 @@ static void check_stalls(struct pipeline *pl)
             if (next < 0 || rd_kafka_query_watermark_offsets(pl->rk, topic, i, &lo, &hi, 500) !=
                                 RD_KAFKA_RESP_ERR_NO_ERROR || hi <= next)
                 continue;
-            if (++pl->stall_seeks[i] > STALL_SEEKS_MAX) {
+            if (++pl->slot[i].stall_seeks > STALL_SEEKS_MAX) {
                 log_error("%s/%" PRId32 ": still no message after a re-fetch with %" PRId64
                           " waiting; stopping so that a restart (systemd) starts a new "
                           "consumer from the offsets in Redis",
@@ -542,6 +518,7 @@ int pipeline_run_once(struct pipeline *pl)
     if (pl->fatal)
         return -1;
     int64_t deadline = clock_mono_ms() + pl->cfg->poll_batch_ms;
+    int64_t wall = clock_wall_ms(); /* for engine.max_future: once per batch */
     int polled = 0;
     while (polled < pl->cfg->poll_batch_max) {
         int64_t left = deadline - clock_mono_ms();
@@ -551,7 +528,7 @@ int pipeline_run_once(struct pipeline *pl)
                 break;
             continue;
         }
-        int rc = handle_message(pl, m);
+        int rc = handle_message(pl, m, wall);
         rd_kafka_message_destroy(m);
         if (rc < 0)
             return -1;
@@ -561,9 +538,9 @@ int pipeline_run_once(struct pipeline *pl)
     }
     check_outboxes(pl);
     for (int32_t i = 0; i < pl->n_parts; i++) {
-        struct partition *p = pl->parts[i];
+        struct partition *p = pl->slot[i].part;
         /* a full outbox: what was fetched before the pause waits in the queue, unapplied */
-        if (p == NULL || (p->n_queued == 0 && !p->uncommitted) || pl->outbox_full[i])
+        if (p == NULL || (p->n_queued == 0 && !p->uncommitted) || pl->slot[i].outbox_full)
             continue;
         int rc = flush_partition(pl, p);
         if (rc == STORE_FENCED) {
@@ -572,13 +549,13 @@ int pipeline_run_once(struct pipeline *pl)
             /* Redis is away: stop fetching for this partition, keep polling so the group
              * keeps us, and retry on the next batch. Nothing is committed meanwhile. */
             set_paused(pl, i, true);
-        } else if (!pl->outbox_full[i]) {
+        } else if (!pl->slot[i].outbox_full) {
             set_paused(pl, i, false);
         }
     }
     for (int32_t i = 0; i < pl->n_parts; i++)
-        if (pl->parts[i] && pl->paused[i] && !pl->outbox_full[i] &&
-            pl->parts[i]->n_queued == 0 && !pl->parts[i]->uncommitted)
+        if (pl->slot[i].part && pl->slot[i].paused && !pl->slot[i].outbox_full &&
+            pl->slot[i].part->n_queued == 0 && !pl->slot[i].part->uncommitted)
             set_paused(pl, i, false);
     check_store_after_reconnect(pl);
     if (!pl->fatal)
@@ -624,11 +601,11 @@ void pipeline_reload(struct pipeline *pl, struct config *next)
     pl->next_sweep_ms = 0;
     /* Due times in Redis were computed with the old thresholds: re-evaluate everyone. */
     for (int32_t i = 0; i < pl->n_parts; i++) {
-        if (pl->parts[i] == NULL)
+        if (pl->slot[i].part == NULL)
             continue;
-        partition_start_rescan(pl->parts[i]);
+        partition_start_rescan(pl->slot[i].part);
         if (tiers_changed) /* recomputed before the next event */
-            partition_reset_tiers(pl->parts[i]);
+            partition_reset_tiers(pl->slot[i].part);
     }
     log_info("reload: rules and thresholds reloaded");
 }
@@ -639,7 +616,7 @@ int pipeline_stop(struct pipeline *pl, int drain_ms)
     if (pl->rk == NULL)
         return 0;
     for (int32_t i = 0; i < pl->n_parts; i++) {
-        struct partition *p = pl->parts[i];
+        struct partition *p = pl->slot[i].part;
         if (p && flush_partition(pl, p) != 0) {
             log_warn("partition %" PRId32 ": could not commit at shutdown; the work since the "
                      "last commit is redone at the next start",
@@ -664,13 +641,8 @@ void pipeline_free(struct pipeline *pl)
     if (pl->rk)
         rd_kafka_destroy(pl->rk);
     for (int32_t i = 0; i < pl->n_parts; i++)
-        partition_free(pl->parts[i]);
-    free(pl->parts);
-    free(pl->paused);
-    free(pl->outbox_full);
-    free(pl->outbox_grew);
-    free(pl->last_progress_ms);
-    free(pl->stall_seeks);
+        partition_free(pl->slot[i].part);
+    free(pl->slot);
     outbox_free(pl->outbox);
     dead_letter_free(pl->dlq);
     store_free(pl->store);

@@ -34,7 +34,6 @@ struct replay {
     int64_t event_clock;        /* latest event time applied (the partition clock) */
     struct tier_cutoffs tiers;  /* derived tiers, over all customers of the file */
     struct tier_sample sample;  /* owned; scratch for the cut-offs */
-    int sample_rc;
     struct late_buffer held;    /* owned; events held back for engine.lateness */
 };
 
@@ -113,25 +112,16 @@ static int fire_due(struct replay *r, int64_t clock)
     return 0;
 }
 
-static void sample_customer(void *ctx, struct customer *c)
-{
-    struct replay *r = ctx;
-    if (tier_sample_add(&r->sample, r->cfg, c, r->tiers.week) < 0)
-        r->sample_rc = -1;
-}
-
 /* Computes the tier cut-offs for the week of `clock` over every customer, as the daemon
  * does per partition (tiers.h). */
 static int update_tiers(struct replay *r, int64_t clock)
 {
-    r->tiers.week = cw_week_of(clock);
-    r->sample_rc = 0;
-    customer_table_each(r->table, sample_customer, r);
-    if (r->sample_rc < 0) {
+    int64_t week = cw_week_of(clock);
+    if (tier_sample_add_table(&r->sample, r->cfg, r->table, week) < 0) {
         fprintf(r->err, "replay: out of memory\n");
         return -1;
     }
-    tier_cutoffs_compute(r->cfg, &r->sample, r->tiers.week, &r->tiers);
+    tier_cutoffs_compute(r->cfg, &r->sample, week, &r->tiers);
     return 0;
 }
 
@@ -191,13 +181,6 @@ static bool blank(const char *s, size_t len)
     return true;
 }
 
-static int64_t sub_sat(int64_t a, int64_t b)
-{
-    if (b > 0 && a < INT64_MIN + b)
-        return INT64_MIN;
-    return a - b;
-}
-
 static int run(struct replay *r, FILE *in, const struct replay_opts *opts)
 {
     const struct config *cfg = r->cfg;
@@ -237,7 +220,7 @@ static int run(struct replay *r, FILE *in, const struct replay_opts *opts)
         /* held until the latest event time seen, minus lateness, reaches its time */
         if (!have_clock || ev.ts_ms > seen)
             seen = ev.ts_ms;
-        int64_t watermark = sub_sat(seen, lateness);
+        int64_t watermark = late_watermark(seen, lateness);
         if (!have_clock) {
             clock = watermark;
             have_clock = true;

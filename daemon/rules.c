@@ -255,10 +255,7 @@ static bool spend_measure(const struct customer *c, const struct rule_params *p,
     double history = start - (double)c->first_order_ms;
     if (!(history >= (double)p->duration_ms))
         return false;
-    uint64_t cents = 0;
-    for (int64_t w = wt - k + 1; w <= wt; w++)
-        cents += customer_week_spend(c, w);
-    *recent = (double)cents / 100.0;
+    *recent = (double)customer_spend_weeks(c, wt - k + 1, wt) / 100.0;
     double before = c->total_spend - *recent;
     if (!(before > 0))
         before = 0;

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "vec.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -193,21 +194,6 @@ int store_connect(struct store *s)
 
 /* ---- command building: argv entries point into s->keys / s->blobs or caller memory ---- */
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (q == NULL)
-        return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 static void cmd_reset(struct store *s)
 {
     s->argc = 0;
@@ -216,9 +202,14 @@ static void cmd_reset(struct store *s)
 /* Adds an argument; `p` must stay valid until the command is appended (hiredis copies). */
 static int cmd_arg(struct store *s, const char *p, size_t len)
 {
-    if (grow((void **)&s->argv, &s->argv_cap, s->argc + 1, sizeof *s->argv) < 0 ||
-        grow((void **)&s->argvlen, &s->argvlen_cap, s->argc + 1, sizeof *s->argvlen) < 0)
+    const char **argv = vec_reserve(s->argv, &s->argv_cap, s->argc + 1, sizeof *argv, 64);
+    if (argv == NULL)
         return -1;
+    s->argv = argv;
+    size_t *argvlen = vec_reserve(s->argvlen, &s->argvlen_cap, s->argc + 1, sizeof *argvlen, 64);
+    if (argvlen == NULL)
+        return -1;
+    s->argvlen = argvlen;
     s->argv[s->argc] = p;
     s->argvlen[s->argc] = len;
     s->argc++;
@@ -707,9 +698,14 @@ int store_scan_customers(struct store *s, int32_t p, char cursor[32], size_t cou
                     r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= 32 ||
                     r->element[1]->type != REDIS_REPLY_ARRAY))
         rc = -1;
-    if (rc == 0 && grow((void **)&out->id, &out->cap, r->element[1]->elements,
-                        sizeof *out->id) < 0)
-        rc = -1;
+    if (rc == 0) {
+        char(*ids)[CW_ID_MAX + 1] =
+            vec_reserve(out->id, &out->cap, r->element[1]->elements, sizeof *ids, 64);
+        if (ids == NULL)
+            rc = -1;
+        else
+            out->id = ids;
+    }
     if (rc == 0) {
         memcpy(cursor, r->element[0]->str, r->element[0]->len);
         cursor[r->element[0]->len] = '\0';

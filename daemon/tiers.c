@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "vec.h"
+
 static int64_t window_weeks(const struct config *cfg)
 {
     int64_t k = cfg->tiers_window_ms / CW_SPEND_BUCKET_MS;
@@ -15,10 +17,7 @@ static int64_t window_weeks(const struct config *cfg)
 
 uint64_t tier_trailing_cents(const struct config *cfg, const struct customer *c, int64_t week)
 {
-    uint64_t cents = 0;
-    for (int64_t w = week - window_weeks(cfg); w < week; w++)
-        cents += customer_week_spend(c, w);
-    return cents;
+    return customer_spend_weeks(c, week - window_weeks(cfg), week - 1);
 }
 
 int tier_sample_add(struct tier_sample *s, const struct config *cfg, const struct customer *c,
@@ -27,18 +26,36 @@ int tier_sample_add(struct tier_sample *s, const struct config *cfg, const struc
     return tier_sample_push(s, tier_trailing_cents(cfg, c, week));
 }
 
+struct sample_ctx {
+    struct tier_sample *s;
+    const struct config *cfg;
+    int64_t week;
+    int rc;
+};
+
+static void sample_one(void *ctx, struct customer *c)
+{
+    struct sample_ctx *x = ctx;
+    if (tier_sample_add(x->s, x->cfg, c, x->week) < 0)
+        x->rc = -1;
+}
+
+int tier_sample_add_table(struct tier_sample *s, const struct config *cfg,
+                          struct customer_table *t, int64_t week)
+{
+    struct sample_ctx x = {s, cfg, week, 0};
+    customer_table_each(t, sample_one, &x);
+    return x.rc;
+}
+
 int tier_sample_push(struct tier_sample *s, uint64_t cents)
 {
     if (cents == 0)
         return 0;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        uint64_t *v = realloc(s->cents, cap * sizeof *v);
-        if (v == NULL)
-            return -1;
-        s->cents = v;
-        s->cap = cap;
-    }
+    uint64_t *v = vec_reserve(s->cents, &s->cap, s->n + 1, sizeof *v, 1024);
+    if (v == NULL)
+        return -1;
+    s->cents = v;
     s->cents[s->n++] = cents;
     return 0;
 }

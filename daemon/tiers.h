@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "customer.h"
+#include "customer_table.h"
 
 #define TIER_WEEK_NONE INT64_MIN /* cut-offs never computed */
 
@@ -43,6 +44,9 @@ struct tier_sample {
 /* Adds c's trailing spend (nothing for a non-buyer). Returns 0, or -1 on ENOMEM. */
 int tier_sample_add(struct tier_sample *s, const struct config *cfg, const struct customer *c,
                     int64_t week);
+/* Adds every customer of table t. Returns 0, or -1 on ENOMEM. */
+int tier_sample_add_table(struct tier_sample *s, const struct config *cfg,
+                          struct customer_table *t, int64_t week);
 /* Adds one trailing spend measured elsewhere (nothing for 0). Returns 0 or -1. */
 int tier_sample_push(struct tier_sample *s, uint64_t cents);
 /* Computes the cut-offs for `week` from the sample (reordering it) and empties it. */

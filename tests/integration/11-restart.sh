@@ -27,10 +27,7 @@ TOTAL=$(wc -l <"$D/orders.tsv" | tr -d ' ')
 echo "orders: $TOTAL"
 split -n l/6 -d "$D/orders.tsv" "$D/chunk."
 
-applied() { # sum of the orders offsets of run $1 over both partitions
-    echo $(( $(cw_redis HGET "cw$1:{p0}:off" orders | sed 's/^$/0/') + \
-             $(cw_redis HGET "cw$1:{p1}:off" orders | sed 's/^$/0/') ))
-}
+applied() { cw_applied "cw$1" orders 2; } # run $1
 start_b() {
     cw_spawn "$D/churnwatchd-b$1.log" "$CW_BIN/churnwatchd" -c "$D/cw-b.yaml"
     B=$CW_LAST_PID
@@ -72,22 +69,12 @@ cw_wait_for 'drained a && drained b' 60 || cw_fail "outboxes not drained"
 cw_stop_pid "$A" 30 || cw_fail "churnwatchd (A) exited with status $?"
 cw_stop_pid "$B" 30 || cw_fail "churnwatchd (B) exited with status $?"
 
-dump() { # every customer's stored state (escaped), offsets and timers of run $1
-    for p in 0 1; do
-        cw_redis --scan --pattern "cw$1:{p$p}:c:*" | sed "s/^cw$1://" | sort >"$D/keys-$1-$p"
-        sed "s/^/GET cw$1:/" "$D/keys-$1-$p" | cw_redis --no-raw | paste -d' ' "$D/keys-$1-$p" -
-        echo "offsets p$p: $(cw_redis HGETALL "cw$1:{p$p}:off" | tr '\n' ' ')"
-        echo "due p$p: $(cw_redis ZRANGE "cw$1:{p$p}:due" 0 -1 WITHSCORES | tr '\n' ' ')"
-    done
-}
+dump() { cw_dump_state "cw$1" 2; } # run $1
 dump a >"$D/state-a.txt"
 dump b >"$D/state-b.txt"
 customers=$(grep -c ':c:' "$D/state-a.txt")
 cw_assert_eq 2357 "$customers" "customers in run A"
-if ! cmp -s "$D/state-a.txt" "$D/state-b.txt"; then
-    diff "$D/state-a.txt" "$D/state-b.txt" | head -n 20
-    cw_fail "state after restarts differs from the uninterrupted run"
-fi
+cw_assert_same_state "$D/state-a.txt" "$D/state-b.txt" "state after restarts"
 echo "ok: state identical ($customers customers, offsets, timers)"
 
 alerts() {

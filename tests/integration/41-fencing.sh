@@ -47,10 +47,7 @@ N0=$(wc -l <"$D/chunk.00" | tr -d ' ')
 N2=$(( N0 + $(cat "$D/chunk.01" "$D/chunk.02" | wc -l | tr -d ' ') ))
 echo "orders: $TOTAL (chunk 0: $N0, chunks 0-2: $N2)"
 
-applied() { # sum of the orders offsets under prefix $1 over both partitions
-    echo $(( $(cw_redis HGET "$1:{p0}:off" orders | sed 's/^$/0/') + \
-             $(cw_redis HGET "$1:{p1}:off" orders | sed 's/^$/0/') ))
-}
+applied() { cw_applied "$1" orders 2; } # prefix $1
 CUSTOMERS=2357
 epoch() { cw_redis GET "cwf:{p$1}:epoch" | sed 's/^$/0/'; }
 
@@ -163,23 +160,11 @@ R=$CW_LAST_PID
 cw_wait_for 'test "$(applied cwr)" = "$TOTAL"' 60 || cw_fail "reference stopped at $(applied cwr)"
 cw_stop_pid "$R" 30 || cw_fail "reference exited with status $?"
 
-dump() { # every customer's stored state (escaped), offsets and timers under prefix $1
-    for p in 0 1; do
-        cw_redis --scan --pattern "$1:{p$p}:c:*" | sed "s/^$1://" | sort >"$D/keys-$1-$p"
-        sed "s/^/GET $1:/" "$D/keys-$1-$p" | cw_redis --no-raw | paste -d' ' "$D/keys-$1-$p" -
-        echo "offsets p$p: $(cw_redis HGETALL "$1:{p$p}:off" | tr '\n' ' ')"
-        echo "due p$p: $(cw_redis ZRANGE "$1:{p$p}:due" 0 -1 WITHSCORES | tr '\n' ' ')"
-    done
-}
+dump() { cw_dump_state "$1" 2; } # prefix $1
 dump cwr >"$D/state-r.txt"
 dump cwf >"$D/state-f.txt"
 customers=$(grep -c ':c:' "$D/state-r.txt")
 cw_assert_eq "$CUSTOMERS" "$customers" "customers in the reference run"
-if ! cmp -s "$D/state-r.txt" "$D/state-f.txt"; then
-    diff "$D/state-r.txt" "$D/state-f.txt" | head -n 20
-    E=$CW_ROOT/build/test-logs/41-fencing.evidence.$$
-    mkdir -p "$E" && cp "$D"/*.txt "$D"/*.log "$E"/ && echo "evidence saved in $E"
-    cw_fail "state after the fenced takeover differs from the uninterrupted run"
-fi
+cw_assert_same_state "$D/state-r.txt" "$D/state-f.txt" "state after the fenced takeover"
 echo "ok: state identical ($customers customers, offsets, timers)"
 echo "41-fencing: ok ($(($(date +%s) - T0)) s, X: $X_RC)"

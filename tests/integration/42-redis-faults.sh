@@ -39,10 +39,7 @@ produce() { # CHUNK_NUMBER
     cw_produce orders "$D/chunk.0$1" || cw_fail "cannot produce chunk $1"
     SENT=$((SENT + $(wc -l <"$D/chunk.0$1" | tr -d ' ')))
 }
-applied() { # sum of the orders offsets under prefix $1 over both partitions
-    echo $(( $(cw_redis HGET "$1:{p0}:off" orders | sed 's/^$/0/') + \
-             $(cw_redis HGET "$1:{p1}:off" orders | sed 's/^$/0/') ))
-}
+applied() { cw_applied "$1" orders 2; } # prefix $1
 LF=$D/churnwatchd-f.log
 alive() { cw_pid_alive "$F" || cw_fail "churnwatchd exited during $1 (see its log)"; }
 # caught_up WHAT — every order sent so far is committed (60 s).
@@ -126,24 +123,12 @@ R=$CW_LAST_PID
 cw_wait_for 'test "$(applied cwr)" = "$TOTAL"' 60 || cw_fail "reference stopped at $(applied cwr)"
 cw_stop_pid "$R" 30 || cw_fail "reference exited with status $?"
 
-dump() { # every customer's stored state (escaped), offsets and timers under prefix $1
-    for p in 0 1; do
-        cw_redis --scan --pattern "$1:{p$p}:c:*" | sed "s/^$1://" | sort >"$D/keys-$1-$p"
-        sed "s/^/GET $1:/" "$D/keys-$1-$p" | cw_redis --no-raw | paste -d' ' "$D/keys-$1-$p" -
-        echo "offsets p$p: $(cw_redis HGETALL "$1:{p$p}:off" | tr '\n' ' ')"
-        echo "due p$p: $(cw_redis ZRANGE "$1:{p$p}:due" 0 -1 WITHSCORES | tr '\n' ' ')"
-    done
-}
+dump() { cw_dump_state "$1" 2; } # prefix $1
 dump cwr >"$D/state-r.txt"
 dump cwf >"$D/state-f.txt"
 customers=$(grep -c ':c:' "$D/state-r.txt")
 cw_assert_eq 2357 "$customers" "customers in the reference run"
-if ! cmp -s "$D/state-r.txt" "$D/state-f.txt"; then
-    diff "$D/state-r.txt" "$D/state-f.txt" | head -n 20
-    E=$CW_ROOT/build/test-logs/42-redis-faults.evidence.$$
-    mkdir -p "$E" && cp "$D"/*.txt "$D"/*.log "$E"/ && echo "evidence saved in $E"
-    cw_fail "state after the Redis faults differs from the uninterrupted run"
-fi
+cw_assert_same_state "$D/state-r.txt" "$D/state-f.txt" "state after the Redis faults"
 echo "ok: state identical ($customers customers, offsets, timers)"
 # the refused commits are retried every batch; their log lines are rate-limited
 n=$(grep -c 'commit failed' "$LF")

@@ -93,10 +93,7 @@ bg_done() { # WHAT — waits for the background producer; it must have delivered
     [ "$_rc" -eq 0 ] || cw_fail "$1: the background producer failed (status $_rc)"
     SENT=$(topic_size)
 }
-applied() { # sum of the orders offsets under prefix $1 over both partitions
-    echo $(( $(cw_redis HGET "$1:{p0}:off" orders | sed 's/^$/0/') + \
-             $(cw_redis HGET "$1:{p1}:off" orders | sed 's/^$/0/') ))
-}
+applied() { cw_applied "$1" orders 2; } # prefix $1
 # caught_up WHAT PREFIX... — every order sent so far is committed under each prefix (60 s)
 caught_up() {
     _what=$1
@@ -235,25 +232,13 @@ R=$CW_LAST_PID
 cw_wait_for 'test "$(applied cwr)" = "$SENT"' 60 || cw_fail "reference stopped at $(applied cwr)"
 cw_stop_pid "$R" 30 || cw_fail "reference exited with status $?"
 
-dump() { # every customer's stored state (escaped), offsets and timers under prefix $1
-    for p in 0 1; do
-        cw_redis --scan --pattern "$1:{p$p}:c:*" | sed "s/^$1://" | sort >"$D/keys-$1-$p"
-        sed "s/^/GET $1:/" "$D/keys-$1-$p" | cw_redis --no-raw | paste -d' ' "$D/keys-$1-$p" -
-        echo "offsets p$p: $(cw_redis HGETALL "$1:{p$p}:off" | tr '\n' ' ')"
-        echo "due p$p: $(cw_redis ZRANGE "$1:{p$p}:due" 0 -1 WITHSCORES | tr '\n' ' ')"
-    done
-}
+dump() { cw_dump_state "$1" 2; } # prefix $1
 dump cwr >"$D/state-r.txt"
 customers=$(grep -c ':c:' "$D/state-r.txt")
 cw_assert_eq 2357 "$customers" "customers in the reference run"
 for run in s f g; do
     dump "cw$run" >"$D/state-$run.txt"
-    if ! cmp -s "$D/state-r.txt" "$D/state-$run.txt"; then
-        diff "$D/state-r.txt" "$D/state-$run.txt" | head -n 20
-        E=$CW_ROOT/build/test-logs/43-kafka-faults.evidence.$$
-        mkdir -p "$E" && cp "$D"/*.txt "$D"/*.log "$E"/ && echo "evidence saved in $E"
-        cw_fail "state of run $run differs from the uninterrupted run"
-    fi
+    cw_assert_same_state "$D/state-r.txt" "$D/state-$run.txt" "state of run $run"
     echo "ok: run $run: state identical to the reference ($customers customers, offsets, timers)"
 done
 echo "kafka warnings logged: F $(grep -c 'warn: kafka' "$LF"), G1 $(grep -c 'warn: kafka' "$LG1"), G2 $(grep -c 'warn: kafka' "$LG2")"

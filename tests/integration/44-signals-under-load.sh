@@ -73,18 +73,8 @@ for t in order complaint.opened support.opened customer.updated; do
 done
 split -n l/$CHUNKS -d -a 2 "$D/events.tsv" "$D/chunk."
 
-applied() { # sum of the events offsets of run $1 over all partitions (one redis-cli)
-    seq 0 $((NP - 1)) | sed "s/.*/HGET cw$1:{p&}:off events/" | cw_redis |
-        awk '{ n += $1 } END { print n + 0 }'
-}
-wait_applied() { # wait_applied RUN N TIMEOUT_S — polls every 20 ms until run RUN applied N
-    _wa_left=$(( $3 * 50 ))
-    while [ "$(applied "$1")" -lt "$2" ]; do
-        [ "$_wa_left" -le 0 ] && return 1
-        sleep 0.02
-        _wa_left=$((_wa_left - 1))
-    done
-}
+applied() { cw_applied "cw$1" events "$NP"; } # run $1
+wait_applied() { cw_wait_applied "cw$1" events "$NP" "$2" "$3"; } # RUN N TIMEOUT_S
 reloads_logged() { grep -c 'reload: rules and thresholds reloaded' "$D/churnwatchd-c.log"; }
 
 rescans_logged() { grep -c 're-evaluated [0-9]* customers' "$D/churnwatchd-c.log"; }
@@ -241,27 +231,14 @@ cw_stop_pid "$A" 30 || cw_fail "churnwatchd (A) exited with status $?"
 cw_stop_pid "$B" 30 || cw_fail "churnwatchd (B) exited with status $?"
 cw_stop_pid "$C" 30 || cw_fail "churnwatchd (C) exited with status $?"
 
-dump() { # every customer's stored state (escaped), offsets, timers and held events of run $1
-    p=0
-    while [ "$p" -lt "$NP" ]; do
-        cw_redis --scan --pattern "cw$1:{p$p}:c:*" | sed "s/^cw$1://" | sort >"$D/keys-$1-$p"
-        sed "s/^/GET cw$1:/" "$D/keys-$1-$p" | cw_redis --no-raw | paste -d' ' "$D/keys-$1-$p" -
-        echo "offsets p$p: $(cw_redis HGETALL "cw$1:{p$p}:off" | tr '\n' ' ')"
-        echo "due p$p: $(cw_redis ZRANGE "cw$1:{p$p}:due" 0 -1 WITHSCORES | tr '\n' ' ')"
-        echo "held p$p: $(cw_redis --no-raw ZRANGE "cw$1:{p$p}:held" 0 -1 WITHSCORES | tr '\n' ' ')"
-        p=$((p + 1))
-    done
-}
+dump() { cw_dump_state "cw$1" "$NP"; } # run $1
 for run in a b c; do dump $run >"$D/state-$run.txt"; done
 customers=$(grep -c ':c:' "$D/state-a.txt")
 cw_assert_eq "$CUSTOMERS" "$customers" "customers in run A"
 held=$(grep '^held p' "$D/state-a.txt" | grep -c '"')
 test "$held" -gt 0 || cw_fail "no events held at the end (lateness not in play?)"
 for run in b c; do
-    if ! cmp -s "$D/state-a.txt" "$D/state-$run.txt"; then
-        diff "$D/state-a.txt" "$D/state-$run.txt" | cut -c1-400 | head -n 20
-        cw_fail "state of run $run (signals) differs from the uninterrupted run"
-    fi
+    cw_assert_same_state "$D/state-a.txt" "$D/state-$run.txt" "state of run $run (signals)"
 done
 echo "ok: state identical in A, B, C ($customers customers, offsets, timers, held events in $held partitions)"
 

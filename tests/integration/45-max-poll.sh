@@ -24,10 +24,7 @@ awk -v sortable=1 -f "$CW_ROOT/tests/tools/cdnow-events.awk" \
     LC_ALL=C sort -s -t "$CW_TAB" -k1,1 | cut -f2- >"$D/orders.tsv"
 TOTAL=$(wc -l <"$D/orders.tsv" | tr -d ' ')
 split -n l/2 -d "$D/orders.tsv" "$D/half."
-applied() {
-    echo $(( $(cw_redis HGET "$1:{p0}:off" orders | sed 's/^$/0/') + \
-             $(cw_redis HGET "$1:{p1}:off" orders | sed 's/^$/0/') ))
-}
+applied() { cw_applied "$1" orders 2; } # prefix $1
 
 cw_spawn "$D/churnwatchd-m.log" "$CW_BIN/churnwatchd" -c "$D/cw-m.yaml"
 M=$CW_LAST_PID
@@ -53,17 +50,10 @@ revoked=$(grep -c ': revoked$' "$D/churnwatchd-m.log")
 cw_assert_eq 2 "$revoked" "partitions revoked (only at the final stop)"
 grep -q 'redis.*reconnected\|reconnected; state and offsets' "$D/churnwatchd-m.log" ||
     cw_fail "no reconnect in the log"
-dump() {
-    for p in 0 1; do
-        cw_redis --scan --pattern "$1:{p$p}:c:*" | sed "s/^$1://" | sort >"$D/keys-$1-$p"
-        sed "s/^/GET $1:/" "$D/keys-$1-$p" | cw_redis --no-raw | paste -d' ' "$D/keys-$1-$p" -
-        echo "offsets p$p: $(cw_redis HGETALL "$1:{p$p}:off" | tr '\n' ' ')"
-        echo "due p$p: $(cw_redis ZRANGE "$1:{p$p}:due" 0 -1 WITHSCORES | tr '\n' ' ')"
-    done
-}
+dump() { cw_dump_state "$1" 2; } # prefix $1
 dump cwm >"$D/state-m.txt"
 dump cwr >"$D/state-r.txt"
 cw_assert_eq 2357 "$(grep -c ':c:' "$D/state-m.txt")" "customers"
-cmp -s "$D/state-m.txt" "$D/state-r.txt" || cw_fail "state differs from the reference run"
+cw_assert_same_state "$D/state-r.txt" "$D/state-m.txt" "state after the Redis outage"
 echo "ok: 15 s without Redis, max.poll.interval.ms 7 s: no eviction, state identical (2357 customers)"
 echo "45-max-poll: ok"

@@ -276,6 +276,53 @@ cw_produce() {
     kcat -P -b "$CW_BROKERS" -t "$1" -K "$CW_TAB" -X linger.ms=5 ${CW_KCAT_OPTS:-} <"$2"
 }
 
+# cw_applied PREFIX TOPIC NPARTS — the sum over partitions 0..NPARTS-1 of the next offsets
+# of TOPIC that churnwatchd committed under key prefix PREFIX (one redis-cli call).
+cw_applied() {
+    seq 0 $(($3 - 1)) | sed "s/.*/HGET $1:{p&}:off $2/" | cw_redis |
+        awk '{ n += $1 } END { print n + 0 }'
+}
+
+# cw_wait_applied PREFIX TOPIC NPARTS N TIMEOUT_S — polls every 20 ms until cw_applied
+# reaches N (return 0) or TIMEOUT_S seconds have passed (return 1).
+cw_wait_applied() {
+    _wa_left=$(($5 * 50))
+    while [ "$(cw_applied "$1" "$2" "$3")" -lt "$4" ]; do
+        [ "$_wa_left" -le 0 ] && return 1
+        sleep 0.02
+        _wa_left=$((_wa_left - 1))
+    done
+}
+
+# cw_dump_state PREFIX NPARTS — prints what churnwatchd keeps under PREFIX for partitions
+# 0..NPARTS-1: every customer's stored state (escaped, sorted by key), the offsets hash
+# (partition clock and tier cut-offs included), the due timers and the held late events.
+# Two runs of the same input must print the same.
+cw_dump_state() {
+    _ds_p=0
+    while [ "$_ds_p" -lt "$2" ]; do
+        cw_redis --scan --pattern "$1:{p$_ds_p}:c:*" | sed "s/^$1://" | sort >"$CW_TMPDIR/keys.$$"
+        sed "s/^/GET $1:/" "$CW_TMPDIR/keys.$$" | cw_redis --no-raw | paste -d' ' "$CW_TMPDIR/keys.$$" -
+        echo "offsets p$_ds_p: $(cw_redis HGETALL "$1:{p$_ds_p}:off" | tr '\n' ' ')"
+        echo "due p$_ds_p: $(cw_redis ZRANGE "$1:{p$_ds_p}:due" 0 -1 WITHSCORES | tr '\n' ' ')"
+        echo "held p$_ds_p: $(cw_redis --no-raw ZRANGE "$1:{p$_ds_p}:held" 0 -1 WITHSCORES | tr '\n' ' ')"
+        _ds_p=$((_ds_p + 1))
+    done
+    rm -f "$CW_TMPDIR/keys.$$"
+}
+
+# cw_assert_same_state EXPECTED ACTUAL WHAT — fails with "WHAT differs ..." unless the two
+# cw_dump_state files are identical; on a difference prints the start of the diff and
+# keeps the dumps and logs of the test in build/test-logs/NAME.evidence.PID.
+cw_assert_same_state() {
+    cmp -s "$1" "$2" && return 0
+    diff "$1" "$2" | cut -c1-400 | head -n 20
+    _as_e=$CW_ROOT/build/test-logs/$(basename "$0" .sh).evidence.$$
+    mkdir -p "$_as_e" && cp "$CW_TMPDIR"/*.txt "$CW_TMPDIR"/*.log "$_as_e"/ 2>/dev/null &&
+        echo "evidence saved in $_as_e"
+    cw_fail "$3 differs from the uninterrupted run"
+}
+
 # cw_consume TOPIC [FORMAT] — prints every message now in TOPIC (kcat -f FORMAT, default
 # '%s\n') and exits at the end of all partitions.
 cw_consume() {

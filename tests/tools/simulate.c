@@ -53,6 +53,7 @@
 
 #include "decode.h"
 #include "event.h"
+#include "vec.h"
 
 #define DAY 86400000.0
 #define HOUR 3600000.0
@@ -200,14 +201,10 @@ static int add(struct gen *g, double ts, enum event_type type, uint8_t aux, uint
     if (t > g->stop || t >= g->s->end || t < g->s->start)
         return 0;
     struct sim *s = g->s;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 65536;
-        struct sim_event *ev = realloc(s->ev, cap * sizeof *ev);
-        if (ev == NULL)
-            return -1;
-        s->ev = ev;
-        s->cap = cap;
-    }
+    struct sim_event *ev = vec_reserve(s->ev, &s->cap, s->n + 1, sizeof *ev, 65536);
+    if (ev == NULL)
+        return -1;
+    s->ev = ev;
     s->ev[s->n++] = (struct sim_event){.ts = t,
                                        .cust = g->cust,
                                        .seq = g->seq++,

@@ -6,28 +6,12 @@
 
 #include "alerts.h"
 #include "config.h"
+#include "fixtures.h"
 #include "customer.h"
 #include "rules.h"
 
 #define DAY 86400000LL
 #define T0 1704067200000LL /* 2024-01-01T00:00:00Z */
-
-static void alerts_test_config(struct config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->watch_score = 20;
-    cfg->alarm_score = 50;
-    for (int r = 0; r < RULE__COUNT; r++) {
-        for (int t = 0; t < TIER__COUNT; t++) {
-            struct rule_params *p = &cfg->rules[r].tier[t];
-            p->enabled = true;
-            p->weight = r == RULE_ORDER_GAP || r == RULE_COMPLAINT_UNRESOLVED ? 30 : 20;
-            p->factor = 3;
-            p->min_orders = 3;
-            p->duration_ms = r == RULE_COMPLAINT_UNRESOLVED ? 7 * DAY : 30 * DAY;
-        }
-    }
-}
 
 /* A customer with an active order_gap alert (orders on days 0, 10, 20; fired at day 50). */
 static void gap_customer(const struct config *cfg, struct customer *c, const char *id,
@@ -96,7 +80,7 @@ Test(alerts, firing_payload_fields_in_order)
     struct customer c;
     struct notice_list nl;
     struct alert_list l = {0};
-    alerts_test_config(&cfg);
+    fixture_config(&cfg);
     gap_customer(&cfg, &c, "c1", &nl);
     cr_assert_eq(alert_format(&cfg, &c, &nl.n[0], &l), 0);
     cr_assert_eq(l.count, 1);
@@ -140,7 +124,7 @@ Test(alerts, resolved_and_repeat_payloads)
     struct customer c;
     struct notice_list nl;
     struct alert_list l = {0};
-    alerts_test_config(&cfg);
+    fixture_config(&cfg);
     gap_customer(&cfg, &c, "c1", &nl);
     char id[CW_ALERT_ID_LEN + 1];
     alert_id("c1", RULE_ORDER_GAP, T0 + 50 * DAY, id);
@@ -190,7 +174,7 @@ Test(alerts, complaint_summary_signals_and_config_text)
     struct customer c;
     struct notice_list nl;
     struct alert_list l = {0};
-    alerts_test_config(&cfg);
+    fixture_config(&cfg);
     gap_customer(&cfg, &c, "c1", &nl);
     struct event ev;
     memset(&ev, 0, sizeof ev);
@@ -263,7 +247,7 @@ Test(alerts, nasty_customer_id_escaped)
     struct customer c;
     struct notice_list nl;
     struct alert_list l = {0};
-    alerts_test_config(&cfg);
+    fixture_config(&cfg);
     const char *nasty = "a\"b\\c\x01\n\t\x1f\x7f/\xc3\xa9\xe2\x82\xac\xff\xc3(end";
     gap_customer(&cfg, &c, nasty, &nl);
     cr_assert_eq(alert_format(&cfg, &c, &nl.n[0], &l), 0);
@@ -287,7 +271,7 @@ Test(alerts, numbers_have_at_most_two_decimals)
     struct customer c;
     struct notice n;
     struct alert_list l = {0};
-    alerts_test_config(&cfg);
+    fixture_config(&cfg);
     customer_init(&c, "n");
     memset(&n, 0, sizeof n);
     n.score = 12.5; /* the risk travels with the notice */
@@ -313,7 +297,7 @@ Test(alerts, list_grows_and_is_reused)
     struct notice_list nl;
     struct alert_list l = {0};
     char id[32];
-    alerts_test_config(&cfg);
+    fixture_config(&cfg);
     gap_customer(&cfg, &c, "c", &nl);
     for (int i = 0; i < 500; i++) {
         snprintf(id, sizeof id, "cust-%d", i);

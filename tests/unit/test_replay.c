@@ -6,29 +6,11 @@
 
 #include "alerts.h"
 #include "config.h"
+#include "fixtures.h"
 #include "decode.h"
 #include "replay.h"
 
 #define DAY 86400000LL
-
-static void replay_test_config(struct config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->watch_score = 20;
-    cfg->alarm_score = 50;
-    cfg->max_message_bytes = 65536;
-    cfg->clock = CLOCK_EVENT;
-    for (int r = 0; r < RULE__COUNT; r++) {
-        for (int t = 0; t < TIER__COUNT; t++) {
-            struct rule_params *p = &cfg->rules[r].tier[t];
-            p->enabled = true;
-            p->weight = r == RULE_ORDER_GAP || r == RULE_COMPLAINT_UNRESOLVED ? 30 : 20;
-            p->factor = 3;
-            p->min_orders = 3;
-            p->duration_ms = r == RULE_COMPLAINT_UNRESOLVED ? 7 * DAY : 30 * DAY;
-        }
-    }
-}
 
 struct run {
     char *out, *err;
@@ -122,7 +104,7 @@ Test(replay, until_fires_timers_exact_output)
     struct config cfg;
     struct run r;
     struct replay_opts o = {.has_until = true};
-    replay_test_config(&cfg);
+    fixture_config(&cfg);
     cr_assert_eq(decode_rfc3339("2024-03-01T00:00:00Z", 20, &o.until_ms), 0);
     run_replay(&cfg, input, &o, &r);
     cr_assert_eq(r.rc, 0, "stderr: %s", r.err);
@@ -158,7 +140,7 @@ Test(replay, without_until_only_event_time)
 {
     struct config cfg;
     struct run r;
-    replay_test_config(&cfg);
+    fixture_config(&cfg);
     run_replay(&cfg, input, NULL, &r);
     cr_assert_eq(r.rc, 0);
     char want[8192];
@@ -177,7 +159,7 @@ Test(replay, two_runs_byte_identical)
     struct config cfg;
     struct run a, b;
     struct replay_opts o = {.has_until = true, .until_ms = 1711929600000LL}; /* 2024-04-01 */
-    replay_test_config(&cfg);
+    fixture_config(&cfg);
     for (int t = 0; t < TIER__COUNT; t++) {
         cfg.rules[RULE_ORDER_GAP].tier[t].repeat_interval_ms = 7 * DAY;
         cfg.rules[RULE_COMPLAINT_UNRESOLVED].tier[t].repeat_interval_ms = 3 * DAY;
@@ -239,7 +221,7 @@ Test(replay, rejected_lines_reported_then_counted)
 {
     struct config cfg;
     struct run r;
-    replay_test_config(&cfg);
+    fixture_config(&cfg);
     char in[4096] = "";
     for (int i = 0; i < 14; i++)
         strcat(in, "{\"customer_id\": 5}\n");
@@ -260,7 +242,7 @@ Test(replay, long_lines_and_size_limit)
 {
     struct config cfg;
     struct run r;
-    replay_test_config(&cfg);
+    fixture_config(&cfg);
     cfg.max_message_bytes = 200;
     size_t n = 300000;
     char *in = malloc(n + 200);
@@ -283,7 +265,7 @@ Test(replay, unknown_topic_fails)
     struct config cfg;
     struct run r;
     struct replay_opts o = {.topic = "nope"};
-    replay_test_config(&cfg);
+    fixture_config(&cfg);
     run_replay(&cfg, "", &o, &r);
     cr_assert_eq(r.rc, -1);
     cr_assert_not_null(strstr(r.err, "nope"));
