@@ -30,7 +30,12 @@ struct partition *partition_new(int32_t id, const struct config *cfg,
         partition_free(p);
         return NULL;
     }
+    /* offsets, clock and cut-offs are committed with every customer: none stored, no
+     * customer stored */
+    p->cache_complete = meta->clock_ms == 0 && meta->tiers.week == TIER_WEEK_NONE;
     for (size_t t = 0; t < cfg->n_topics; t++) {
+        if (t < 64 && meta->offset[t] >= 0)
+            p->cache_complete = false;
         p->next_offset[t] = t < 64 ? meta->offset[t] : -1;
         p->applied_offset[t] = -1;
         p->committed_offset[t] = p->next_offset[t];
@@ -157,11 +162,14 @@ static int by_id_hash(const void *a, const void *b)
 
 #define TIER_SCAN_STEP 512
 
-/* Reads the customers of p that are in Redis but not in memory, appending their id
- * hashes and trailing spend to *out. Returns 0 or -1 (Redis error or ENOMEM). */
+/* Reads the customers of p that are in Redis but not in memory: into memory while the
+ * cache stays within engine.max_cached_customers (then the cache is complete and later
+ * weeks need no scan), beyond that only their id hashes and trailing spend, appended to
+ * *out. Returns 0 or -1 (Redis error or ENOMEM). */
 static int scan_stored_spend(struct partition *p, const struct config *cfg, struct store *store,
                              int64_t week, struct scanned_spend **out, size_t *n_out)
 {
+    bool complete = true;
     struct id_list ids = {0};
     const char **missing = NULL;
     struct customer *tmp = NULL;
@@ -199,6 +207,15 @@ static int scan_stored_spend(struct partition *p, const struct config *cfg, stru
         for (size_t i = 0; i < ids.n; i++)
             if (customer_table_find(p->customers, ids.id[i]) == NULL)
                 missing[m++] = ids.id[i];
+        if (complete && customer_table_count(p->customers) + m <= cfg->max_cached_customers) {
+            if (load_missing(p, store, missing, m) < 0) {
+                rc = -1;
+                break;
+            }
+            m = 0;
+        } else {
+            complete = false;
+        }
         if (m > 0 && store_load(store, p->id, m, missing, slots, found) < 0) {
             rc = -1;
             break;
@@ -228,6 +245,7 @@ static int scan_stored_spend(struct partition *p, const struct config *cfg, stru
         free(v);
         return -1;
     }
+    p->cache_complete = complete;
     *out = v;
     *n_out = n_v;
     return 0;
@@ -243,9 +261,9 @@ static int update_tiers(struct partition *p, const struct config *cfg, struct st
     struct scanned_spend *stored = NULL;
     size_t n_stored = 0;
 
-    int rc = tier_sample_add_table(&sample, cfg, p->customers, week);
+    int rc = p->cache_complete ? 0 : scan_stored_spend(p, cfg, store, week, &stored, &n_stored);
     if (rc == 0)
-        rc = scan_stored_spend(p, cfg, store, week, &stored, &n_stored);
+        rc = tier_sample_add_table(&sample, cfg, p->customers, week);
     if (rc == 0 && n_stored > 0) {
         qsort(stored, n_stored, sizeof *stored, by_id_hash);
         for (size_t i = 0; rc == 0 && i < n_stored; i++) {
@@ -435,6 +453,17 @@ static void rescan_cached(void *ctx, struct customer *c)
     rescan_one(ctx, c);
 }
 
+/* Ends a re-evaluation: every customer of p has been re-evaluated. */
+static int rescan_done(struct partition *p)
+{
+    log_info("partition %" PRId32 ": re-evaluated %" PRIu64 " customers with the new "
+             "thresholds",
+             p->id, p->rescanned);
+    p->rescan_cursor[0] = '\0';
+    p->rescanned = 0;
+    return 0;
+}
+
 int partition_rescan(struct partition *p, const struct config *cfg, struct store *store,
                      int64_t now_ms, size_t max)
 {
@@ -444,6 +473,8 @@ int partition_rescan(struct partition *p, const struct config *cfg, struct store
     bool first = strcmp(p->rescan_cursor, "0") == 0 && p->rescanned == 0;
     if (first)
         customer_table_each(p->customers, rescan_cached, &x);
+    if (first && p->cache_complete)
+        return rescan_done(p); /* nothing only in Redis */
     struct id_list ids = {0};
     const char **missing = NULL;
     size_t m = 0;
@@ -460,16 +491,7 @@ int partition_rescan(struct partition *p, const struct config *cfg, struct store
     /* cached customers were re-evaluated on the first step; the loaded ones now */
     for (size_t i = 0; i < m; i++)
         rescan_one(&x, customer_table_find(p->customers, missing[i]));
-    if (strcmp(p->rescan_cursor, "0") == 0) {
-        log_info("partition %" PRId32 ": re-evaluated %" PRIu64 " customers with the new "
-                 "thresholds",
-                 p->id, p->rescanned);
-        p->rescan_cursor[0] = '\0';
-        p->rescanned = 0;
-        rc = 0;
-    } else {
-        rc = 1;
-    }
+    rc = strcmp(p->rescan_cursor, "0") == 0 ? rescan_done(p) : 1;
 out:
     id_list_free(&ids);
     free(missing);
@@ -519,6 +541,7 @@ int partition_commit(struct partition *p, struct store *store, size_t max_custom
         if (fresh) {
             customer_table_free(p->customers);
             p->customers = fresh;
+            p->cache_complete = false;
         }
     }
     return 0;

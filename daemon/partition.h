@@ -48,6 +48,11 @@ struct partition {
     struct late_buffer held; /* events held back for engine.lateness (late_buffer.h) */
     struct tier_cutoffs tiers; /* derived tiers (tiers.h), committed with the offsets */
     struct customer_table *customers;
+    /* every customer of the partition is in `customers` (none only in Redis): true for a
+     * partition that had nothing stored when claimed and after a tier scan that loaded
+     * them all; false once the cache is dropped. Then the tier cut-offs and a reload's
+     * re-evaluation need no SCAN of Redis. */
+    bool cache_complete;
     struct customer **dirty; /* changed since the last commit */
     size_t n_dirty, dirty_cap;
     struct alert_list alerts; /* formatted, waiting for the commit */

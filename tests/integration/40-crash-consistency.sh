@@ -10,6 +10,10 @@
 #          to completion.
 # engine.lateness is 1d in both runs, so events held back in Redis must survive the kills;
 # derived tiers are on (daemon.yaml), so the weekly cut-offs must survive them too.
+# Run B keeps at most 100 customers per partition in memory (engine.max_cached_customers,
+# ~500 per partition here), so its cache is dropped after most commits: customers are
+# reloaded from Redis and the weekly tier cut-offs are computed over customers that are
+# only in Redis, and none of that may change a result.
 # Both runs must end identical: every customer's stored state bytes, the offsets (with
 # @clock and @tiers), the due sets, the held events, and the set of alert notices
 # (alert_id status ts). B may deliver a notice more than once, with the same alert_id (and
@@ -45,11 +49,14 @@ for run in a b; do
         -e 's/session.timeout.ms: 6000/session.timeout.ms: 3000/' \
         -e 's/heartbeat.interval.ms: 500/heartbeat.interval.ms: 300/' \
         "$D/cw.tmpl" >"$D/cw-$run.yaml"
+    [ $run = a ] || sed -i 's/^  lateness: 1d$/  lateness: 1d\n  max_cached_customers: 100/' "$D/cw-$run.yaml"
     grep -q '^  lateness: 1d' "$D/cw-$run.yaml" || cw_fail "template has no engine.clock to follow"
     test "$(grep -c '^    - name:' "$D/cw-$run.yaml")" = 1 || cw_fail "topics not replaced"
     grep -q '^    - name: events$' "$D/cw-$run.yaml" || cw_fail "topics not replaced"
     grep -q 'session.timeout.ms: 3000' "$D/cw-$run.yaml" || cw_fail "session timeout not set"
 done
+grep -q '^  max_cached_customers: 100$' "$D/cw-b.yaml" || cw_fail "run B: cache bound not set"
+grep -q '^  max_cached_customers' "$D/cw-a.yaml" && cw_fail "run A: cache bound set"
 
 "$CW_ROOT/build/simulate" --seed "$SEED" --customers "$CUSTOMERS" --start 2023-01-01 \
     --days 540 --kafka >"$D/events.tsv" 2>"$D/simulate.err" || cw_fail "simulate failed"
