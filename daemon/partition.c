@@ -21,6 +21,7 @@ struct partition *partition_new(int32_t id, const struct config *cfg,
     p->clock_ms = meta->clock_ms;
     p->tiers = meta->tiers;
     p->n_topics = cfg->n_topics;
+    p->max_cached = cfg->max_cached_customers;
     p->next_offset = malloc(cfg->n_topics * sizeof *p->next_offset);
     p->applied_offset = malloc(cfg->n_topics * sizeof *p->applied_offset);
     p->committed_offset = malloc(cfg->n_topics * sizeof *p->committed_offset);
@@ -207,7 +208,7 @@ static int scan_stored_spend(struct partition *p, const struct config *cfg, stru
         for (size_t i = 0; i < ids.n; i++)
             if (customer_table_find(p->customers, ids.id[i]) == NULL)
                 missing[m++] = ids.id[i];
-        if (complete && customer_table_count(p->customers) + m <= cfg->max_cached_customers) {
+        if (complete && customer_table_count(p->customers) + m <= p->max_cached) {
             if (load_missing(p, store, missing, m) < 0) {
                 rc = -1;
                 break;
@@ -338,6 +339,8 @@ static int release_held(struct partition *p, const struct config *cfg, struct st
     return 0;
 }
 
+#define QUEUE_KEEP 256 /* queued events' room kept between batches */
+
 int partition_process(struct partition *p, const struct config *cfg, struct store *store)
 {
     if (p->n_queued == 0)
@@ -383,6 +386,15 @@ int partition_process(struct partition *p, const struct config *cfg, struct stor
         p->uncommitted = true;
     }
     p->n_queued = 0;
+    /* A burst (one partition with a whole batch) must not keep its queue at that size
+     * for good: with many partitions that is most of the daemon's memory. */
+    if (p->queue_cap > QUEUE_KEEP) {
+        struct queued_event *q = realloc(p->queue, QUEUE_KEEP * sizeof *q);
+        if (q != NULL) {
+            p->queue = q;
+            p->queue_cap = QUEUE_KEEP;
+        }
+    }
     return 0;
 }
 
@@ -504,7 +516,7 @@ void partition_start_rescan(struct partition *p)
     p->rescanned = 0;
 }
 
-int partition_commit(struct partition *p, struct store *store, size_t max_customers,
+int partition_commit(struct partition *p, struct store *store,
                      size_t *alerts_written)
 {
     *alerts_written = 0;
@@ -536,7 +548,7 @@ int partition_commit(struct partition *p, struct store *store, size_t max_custom
     p->uncommitted = false;
     p->stats.commits++;
     /* Everything in memory is now in Redis: bound memory by dropping the cache. */
-    if (customer_table_count(p->customers) > max_customers) {
+    if (customer_table_count(p->customers) > p->max_cached) {
         struct customer_table *fresh = customer_table_new();
         if (fresh) {
             customer_table_free(p->customers);

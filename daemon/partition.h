@@ -53,6 +53,9 @@ struct partition {
      * them all; false once the cache is dropped. Then the tier cut-offs and a reload's
      * re-evaluation need no SCAN of Redis. */
     bool cache_complete;
+    /* customers kept in memory between batches (this partition's share of
+     * engine.max_cached_customers, set by the pipeline) */
+    size_t max_cached;
     struct customer **dirty; /* changed since the last commit */
     size_t n_dirty, dirty_cap;
     struct alert_list alerts; /* formatted, waiting for the commit */
@@ -102,8 +105,7 @@ int partition_rescan(struct partition *p, const struct config *cfg, struct store
 /* Commits what was applied. Returns 0 (or 0 with nothing to do), -1 on a Redis error
  * (retry later), STORE_FENCED when another instance owns the partition. *alerts_written
  * is set to the number of outbox entries written. */
-int partition_commit(struct partition *p, struct store *store, size_t max_customers,
-                     size_t *alerts_written);
+int partition_commit(struct partition *p, struct store *store, size_t *alerts_written);
 /* True when Redis holds exactly what this partition last committed (same epoch, same
  * offsets): false after Redis lost writes (restart without persistence, failover). */
 bool partition_matches(const struct partition *p, const struct partition_meta *meta);

@@ -139,18 +139,30 @@ static int ensure_slots(struct pipeline *pl, int32_t p)
     return 0;
 }
 
+/* engine.max_cached_customers bounds the customers in memory over all partitions this
+ * instance owns: each keeps an equal share (at least 100). */
+static size_t cache_share(const struct pipeline *pl)
+{
+    size_t owned = 0;
+    for (int32_t i = 0; i < pl->n_parts; i++)
+        owned += pl->slot[i].part != NULL;
+    size_t share = pl->cfg->max_cached_customers / (owned ? owned : 1);
+    return share < 100 ? 100 : share;
+}
+
 /* Applies queued events of p and commits. Returns 0, -1 (Redis: retry), STORE_FENCED. */
 static int flush_partition(struct pipeline *pl, struct partition *p)
 {
     if (pl->fatal)
         return -1; /* what memory holds can no longer be trusted to match Redis */
     struct partition_stats before = p->stats;
+    p->max_cached = cache_share(pl);
     if (partition_process(p, pl->cfg, pl->store) < 0)
         return -1;
     pl->stats.applied += p->stats.applied - before.applied;
     pl->stats.duplicates += p->stats.duplicates - before.duplicates;
     size_t alerts;
-    int rc = partition_commit(p, pl->store, pl->cfg->max_cached_customers, &alerts);
+    int rc = partition_commit(p, pl->store, &alerts);
     if (rc == 0 && p->stats.commits > before.commits) {
         pl->stats.alerts += alerts;
         if (alerts) {
