@@ -558,6 +558,34 @@ Test(decode, size_limit_is_inclusive)
     cr_expect_eq(why, REJ_TOO_LARGE);
 }
 
+/* A message whose parse tree outgrows the per-thread arena (its nodes then come from
+ * malloc), decoded between small ones: every message decodes alike, nothing leaks (ASan). */
+Test(decode, large_message_beyond_the_parse_arena)
+{
+    const char *small = "{\"type\":\"order\",\"customer_id\":\"c1\",\"ts\":0,"
+                        "\"order_id\":\"o1\",\"amount\":2.5}";
+    size_t cap = 200000, len = 0;
+    char *big = malloc(cap);
+    cr_assert_not_null(big);
+    len += (size_t)sprintf(big, "{\"type\":\"order\",\"customer_id\":\"c2\",\"ts\":0,"
+                                "\"order_id\":\"o2\",\"extra\":[");
+    for (int i = 0; i < 3000; i++)
+        len += (size_t)sprintf(big + len, "%s{\"k%d\":\"v%d\"}", i ? "," : "", i, i);
+    len += (size_t)sprintf(big + len, "],\"amount\":7.25}");
+    for (int round = 0; round < 3; round++) {
+        struct event ev;
+        enum reject_reason why;
+        cr_assert_eq(decode_copy(TOPIC_DEFAULT, cap, small, strlen(small), &ev, &why, NULL, 0), 0);
+        cr_expect_str_eq(ev.customer_id, "c1");
+        cr_expect_eq(ev.amount, 2.5);
+        cr_assert_eq(decode_copy(TOPIC_DEFAULT, cap, big, len, &ev, &why, NULL, 0), 0);
+        cr_expect_str_eq(ev.customer_id, "c2");
+        cr_expect_str_eq(ev.ref_id, "o2");
+        cr_expect_eq(ev.amount, 7.25);
+    }
+    free(big);
+}
+
 Test(decode, deep_nesting_is_rejected_not_crashing)
 {
     size_t depth = 5000, len = 0;
