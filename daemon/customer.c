@@ -81,8 +81,15 @@ uint64_t customer_spend_weeks(const struct customer *c, int64_t first, int64_t l
     if (last > top)
         last = top;
     uint64_t cents = 0;
-    for (int64_t w = first; w <= last; w++)
-        cents += c->spend[customer_spend_slot(w)];
+    if (first > last)
+        return 0;
+    /* at most CW_SPEND_BUCKETS consecutive slots, wrapping once */
+    int slot = customer_spend_slot(first);
+    for (int64_t n = last - first + 1; n > 0; n--) {
+        cents += c->spend[slot];
+        if (++slot == CW_SPEND_BUCKETS)
+            slot = 0;
+    }
     return cents;
 }
 

@@ -56,7 +56,7 @@ void due_queue_free(struct due_queue *q)
     memset(q, 0, sizeof *q);
 }
 
-int due_queue_push(struct due_queue *q, int64_t due_ms, const char *id)
+int due_queue_push(struct due_queue *q, int64_t due_ms, const char *id, void *item)
 {
     struct due_entry *e = vec_reserve(q->e, &q->cap, q->n + 1, sizeof *e, 64);
     if (e == NULL)
@@ -64,6 +64,7 @@ int due_queue_push(struct due_queue *q, int64_t due_ms, const char *id)
     q->e = e;
     q->e[q->n].due_ms = due_ms;
     q->e[q->n].id = id;
+    q->e[q->n].item = item;
     sift_up(q, q->n++);
     return 0;
 }

@@ -19,6 +19,7 @@
 struct due_entry {
     int64_t due_ms;
     const char *id; /* borrowed */
+    void *item;     /* borrowed: what the entry is for (replay: the customer), may be NULL */
 };
 
 struct due_queue {
@@ -30,7 +31,7 @@ void due_queue_init(struct due_queue *q);
 /* Frees the entries (not `q` itself, not the ids). Accepts NULL. */
 void due_queue_free(struct due_queue *q);
 /* Returns 0, or -1 on ENOMEM (the queue is unchanged). */
-int due_queue_push(struct due_queue *q, int64_t due_ms, const char *id);
+int due_queue_push(struct due_queue *q, int64_t due_ms, const char *id, void *item);
 /* Copies the earliest entry into *out; false when the queue is empty. */
 bool due_queue_peek(const struct due_queue *q, struct due_entry *out);
 /* Removes the earliest entry into *out (may be NULL); false when the queue is empty. */

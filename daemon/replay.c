@@ -71,11 +71,13 @@ static int emit(struct replay *r, const struct customer *c)
     return 0;
 }
 
-static int schedule(struct replay *r, const struct customer *c)
+/* Queues c's next due time. Replay never removes a customer, so the entry can point at
+ * it: no table lookup when it is popped or compacted. */
+static int schedule(struct replay *r, struct customer *c)
 {
     if (c->next_due_ms == CW_NO_DUE)
         return 0;
-    if (due_queue_push(&r->due, c->next_due_ms, c->id) < 0) {
+    if (due_queue_push(&r->due, c->next_due_ms, c->id, c) < 0) {
         fprintf(r->err, "replay: out of memory\n");
         return -1;
     }
@@ -84,9 +86,9 @@ static int schedule(struct replay *r, const struct customer *c)
 
 static bool entry_live(void *ctx, const struct due_entry *e)
 {
-    struct replay *r = ctx;
-    const struct customer *c = customer_table_find(r->table, e->id);
-    return c != NULL && c->next_due_ms == e->due_ms;
+    (void)ctx;
+    const struct customer *c = e->item;
+    return c->next_due_ms == e->due_ms;
 }
 
 /* Advances every customer due at or before `clock`, earliest first, each to its due time. */
@@ -95,8 +97,8 @@ static int fire_due(struct replay *r, int64_t clock)
     struct due_entry e;
     while (due_queue_peek(&r->due, &e) && e.due_ms <= clock) {
         due_queue_pop(&r->due, NULL);
-        struct customer *c = customer_table_find(r->table, e.id);
-        if (c == NULL || c->next_due_ms != e.due_ms)
+        struct customer *c = e.item;
+        if (c->next_due_ms != e.due_ms)
             continue; /* stale: the customer's due time moved since */
         r->notices.count = 0;
         rules_advance(r->cfg, c, e.due_ms, &r->notices);

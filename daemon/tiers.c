@@ -60,14 +60,41 @@ int tier_sample_push(struct tier_sample *s, uint64_t cents)
     return 0;
 }
 
-static int by_cents_desc(const void *a, const void *b)
+/* The k-th largest of v[0..n) (1 <= k <= n), reordering v: quickselect with a
+ * three-way partition (many buyers spend the same), O(n) on average instead of a sort. */
+static uint64_t kth_largest(uint64_t *v, size_t n, size_t k)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x < y) - (x > y);
+    size_t lo = 0, hi = n, want = k - 1; /* index in descending order */
+    while (hi - lo > 1) {
+        uint64_t a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi - 1];
+        uint64_t pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        /* [lo, gt) > pivot, [gt, i) == pivot, [lt, hi) < pivot */
+        size_t gt = lo, i = lo, lt = hi;
+        while (i < lt) {
+            if (v[i] > pivot) {
+                uint64_t t = v[gt];
+                v[gt++] = v[i];
+                v[i++] = t;
+            } else if (v[i] < pivot) {
+                uint64_t t = v[--lt];
+                v[lt] = v[i];
+                v[i] = t;
+            } else {
+                i++;
+            }
+        }
+        if (want < gt)
+            hi = gt;
+        else if (want < lt)
+            return pivot;
+        else
+            lo = lt;
+    }
+    return v[lo];
 }
 
 /* The spend of the last buyer inside the top `share` (at least one buyer). */
-static uint64_t cutoff(const struct tier_sample *s, double share)
+static uint64_t cutoff(struct tier_sample *s, double share)
 {
     double want = share * (double)s->n;
     size_t k = (size_t)want;
@@ -77,7 +104,7 @@ static uint64_t cutoff(const struct tier_sample *s, double share)
         k = 1;
     if (k > s->n)
         k = s->n;
-    return s->cents[k - 1];
+    return kth_largest(s->cents, s->n, k);
 }
 
 void tier_cutoffs_compute(const struct config *cfg, struct tier_sample *s, int64_t week,
@@ -87,7 +114,6 @@ void tier_cutoffs_compute(const struct config *cfg, struct tier_sample *s, int64
     out->buyers = s->n > UINT32_MAX ? UINT32_MAX : (uint32_t)s->n;
     out->key_cents = out->strategic_cents = UINT64_MAX; /* nobody */
     if (s->n > 0 && s->n >= cfg->tiers_min_buyers) {
-        qsort(s->cents, s->n, sizeof *s->cents, by_cents_desc);
         out->key_cents = cutoff(s, cfg->tiers_key_share);
         if (cfg->tiers_strategic_share > 0)
             out->strategic_cents = cutoff(s, cfg->tiers_strategic_share);

@@ -442,11 +442,11 @@ Test(due_queue, order_and_ties)
 {
     struct due_queue q;
     due_queue_init(&q);
-    cr_assert_eq(due_queue_push(&q, 30, "b"), 0);
-    due_queue_push(&q, 10, "z");
-    due_queue_push(&q, 30, "a");
-    due_queue_push(&q, 20, "m");
-    due_queue_push(&q, 10, "c");
+    cr_assert_eq(due_queue_push(&q, 30, "b", NULL), 0);
+    due_queue_push(&q, 10, "z", NULL);
+    due_queue_push(&q, 30, "a", NULL);
+    due_queue_push(&q, 20, "m", NULL);
+    due_queue_push(&q, 10, "c", NULL);
     const char *want_id[] = {"c", "z", "m", "a", "b"};
     int64_t want_due[] = {10, 10, 20, 30, 30};
     struct due_entry e;
@@ -471,13 +471,13 @@ Test(due_queue, many_and_compact)
     for (int i = 0; i < 1000; i++) {
         snprintf(ids[i], sizeof ids[i], "%d", i);
         seed = seed * 1103515245u + 12345u;
-        cr_assert_eq(due_queue_push(&q, (seed >> 8) % 500, ids[i]), 0);
+        cr_assert_eq(due_queue_push(&q, (seed >> 8) % 500, ids[i], NULL), 0);
     }
     due_queue_compact(&q, even_due, NULL);
     size_t n = due_queue_size(&q);
     cr_assert_gt(n, 0);
     cr_assert_lt(n, 1000);
-    struct due_entry prev = {-1, ""}, e;
+    struct due_entry prev = {-1, "", NULL}, e;
     size_t popped = 0;
     while (due_queue_pop(&q, &e)) {
         cr_assert_eq(e.due_ms % 2, 0);
