@@ -385,14 +385,18 @@ int partition_process(struct partition *p, const struct config *cfg, struct stor
         p->applied_offset[q->topic] = q->offset + 1;
         p->uncommitted = true;
     }
+    size_t used = p->n_queued;
     p->n_queued = 0;
-    /* A burst (one partition with a whole batch) must not keep its queue at that size
-     * for good: with many partitions that is most of the daemon's memory. */
-    if (p->queue_cap > QUEUE_KEEP) {
-        struct queued_event *q = realloc(p->queue, QUEUE_KEEP * sizeof *q);
+    /* A burst (one partition with a whole batch) must not keep its queue at that size for
+     * good: with many partitions that is most of the daemon's memory. The room is kept
+     * while batches use a good part of it (shrinking and regrowing every batch would
+     * touch fresh pages each time). */
+    size_t keep = 2 * (used > QUEUE_KEEP ? used : QUEUE_KEEP);
+    if (p->queue_cap > 2 * keep) {
+        struct queued_event *q = realloc(p->queue, keep * sizeof *q);
         if (q != NULL) {
             p->queue = q;
-            p->queue_cap = QUEUE_KEEP;
+            p->queue_cap = keep;
         }
     }
     return 0;

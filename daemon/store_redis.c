@@ -34,6 +34,11 @@ struct store {
     const char **argv;
     size_t *argvlen;
     size_t argc, argv_cap, argvlen_cap;
+    /* scratch for the bytes of a commit's customer keys, values and due times, reused */
+    char *bytes;
+    size_t bytes_len, bytes_cap;
+    struct piece { size_t off, len; } *pieces;
+    size_t pieces_cap;
 };
 
 static char *dup_or_null(const char *s)
@@ -85,6 +90,8 @@ void store_free(struct store *s)
         explicit_bzero(s->password, strlen(s->password));
     free(s->password);
     free(s->prefix);
+    free(s->bytes);
+    free(s->pieces);
     for (size_t i = 0; i < s->n_topics; i++)
         free(s->topics[i]);
     free(s->topics);
@@ -464,6 +471,88 @@ static int append_held(struct store *s, int32_t p, const struct late_buffer *h, 
     return 0;
 }
 
+/* Copies n bytes to the scratch; *off is where they start. -1 on ENOMEM. */
+static int bytes_put(struct store *s, const void *p, size_t n, struct piece *out)
+{
+    char *grown = vec_reserve(s->bytes, &s->bytes_cap, s->bytes_len + n, 1, 65536);
+    if (grown == NULL)
+        return -1;
+    s->bytes = grown;
+    memcpy(s->bytes + s->bytes_len, p, n);
+    out->off = s->bytes_len;
+    out->len = n;
+    s->bytes_len += n;
+    return 0;
+}
+
+#define COMMIT_CHUNK 1000 /* customers per MSET / ZADD / ZREM of a commit */
+
+/* Appends, inside a commit's MULTI, the state of customers c[0..n) as one MSET and their
+ * due times as one ZADD (those with a timer) and one ZREM (those without), counting the
+ * commands in *sent. One command per kind instead of two per customer: fewer replies to
+ * parse and less work for Redis. Returns 0, -1 on an append or memory error, -2 when a
+ * customer cannot be encoded (commands are already queued). */
+static int append_customers(struct store *s, int32_t p, struct customer *const *c, size_t n,
+                            const char *due_key, size_t *sent)
+{
+    struct piece *pc = vec_reserve(s->pieces, &s->pieces_cap, 3 * n, sizeof *pc, 256);
+    if (pc == NULL)
+        return -1;
+    s->pieces = pc;
+    s->bytes_len = 0;
+    uint8_t blob[CW_CUSTOMER_ENCODED_MAX];
+    char key[KEY_MAX], due[24];
+    size_t n_due = 0;
+    /* pass 1: every byte into the scratch (it may move while it grows) */
+    for (size_t i = 0; i < n; i++) {
+        size_t len = customer_encode(c[i], blob, sizeof blob);
+        int klen = key_fmt(key, sizeof key, s, p, "c:", c[i]->id);
+        if (len == 0 || klen < 0) {
+            log_error("partition %" PRId32 ": customer %s cannot be encoded", p, c[i]->id);
+            return -2;
+        }
+        pc[3 * i + 2].len = 0;
+        if (bytes_put(s, key, (size_t)klen, &pc[3 * i]) < 0 ||
+            bytes_put(s, blob, len, &pc[3 * i + 1]) < 0)
+            return -1;
+        if (c[i]->next_due_ms != CW_NO_DUE) {
+            int dlen = snprintf(due, sizeof due, "%" PRId64, c[i]->next_due_ms);
+            if (bytes_put(s, due, (size_t)dlen, &pc[3 * i + 2]) < 0)
+                return -1;
+            n_due++;
+        }
+    }
+    /* pass 2: the commands */
+    cmd_reset(s);
+    cmd_str(s, "MSET");
+    for (size_t i = 0; i < n; i++) {
+        cmd_arg(s, s->bytes + pc[3 * i].off, pc[3 * i].len);
+        cmd_arg(s, s->bytes + pc[3 * i + 1].off, pc[3 * i + 1].len);
+    }
+    if (append(s) < 0)
+        return -1;
+    (*sent)++;
+    for (int adding = 1; adding >= 0; adding--) {
+        if ((adding && n_due == 0) || (!adding && n_due == n))
+            continue;
+        cmd_reset(s);
+        cmd_str(s, adding ? "ZADD" : "ZREM");
+        cmd_str(s, due_key);
+        for (size_t i = 0; i < n; i++) {
+            bool has_due = pc[3 * i + 2].len > 0;
+            if (has_due != (adding == 1))
+                continue;
+            if (adding)
+                cmd_arg(s, s->bytes + pc[3 * i + 2].off, pc[3 * i + 2].len);
+            cmd_str(s, c[i]->id);
+        }
+        if (append(s) < 0)
+            return -1;
+        (*sent)++;
+    }
+    return 0;
+}
+
 int store_commit(struct store *s, const struct store_batch *b)
 {
     if (store_connect(s) < 0)
@@ -513,42 +602,17 @@ int store_commit(struct store *s, const struct store_batch *b)
         goto io;
     sent++;
 
-    char key[KEY_MAX], due_key[KEY_MAX], outbox_key[KEY_MAX], off_key[KEY_MAX];
+    char due_key[KEY_MAX], outbox_key[KEY_MAX], off_key[KEY_MAX];
     key_fmt(due_key, sizeof due_key, s, b->partition, "due", NULL);
     key_fmt(outbox_key, sizeof outbox_key, s, b->partition, "outbox", NULL);
     key_fmt(off_key, sizeof off_key, s, b->partition, "off", NULL);
-    uint8_t blob[CW_CUSTOMER_ENCODED_MAX];
-    for (size_t i = 0; i < b->n_customers; i++) {
-        const struct customer *c = b->customers[i];
-        size_t len = customer_encode(c, blob, sizeof blob);
-        if (len == 0 || key_fmt(key, sizeof key, s, b->partition, "c:", c->id) < 0) {
-            log_error("partition %" PRId32 ": customer %s cannot be encoded", b->partition,
-                      c->id);
+    for (size_t base = 0; base < b->n_customers; base += COMMIT_CHUNK) {
+        size_t n = b->n_customers - base < COMMIT_CHUNK ? b->n_customers - base : COMMIT_CHUNK;
+        int rc = append_customers(s, b->partition, b->customers + base, n, due_key, &sent);
+        if (rc == -2)
             goto desync;
-        }
-        cmd_reset(s);
-        cmd_str(s, "SET");
-        cmd_str(s, key);
-        cmd_arg(s, (const char *)blob, len);
-        if (append(s) < 0)
+        if (rc < 0)
             goto io;
-        sent++;
-        cmd_reset(s);
-        char due[24];
-        if (c->next_due_ms == CW_NO_DUE) {
-            cmd_str(s, "ZREM");
-            cmd_str(s, due_key);
-            cmd_str(s, c->id);
-        } else {
-            snprintf(due, sizeof due, "%" PRId64, c->next_due_ms);
-            cmd_str(s, "ZADD");
-            cmd_str(s, due_key);
-            cmd_str(s, due);
-            cmd_str(s, c->id);
-        }
-        if (append(s) < 0)
-            goto io;
-        sent++;
     }
     for (size_t i = 0; b->alerts && i < b->alerts->count; i++) {
         cmd_reset(s);
