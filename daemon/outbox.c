@@ -8,7 +8,8 @@
 #include "clock.h"
 #include "log.h"
 
-#define OUTBOX_READ_MAX 256
+#define OUTBOX_READ_MAX 256   /* entries read from one partition's outbox at a time */
+#define OUTBOX_BATCH_MAX 2048 /* entries handed to a sink at a time, all partitions */
 #define RETRY_MIN_MS 500
 #define RETRY_MAX_MS 30000
 
@@ -129,32 +130,44 @@ static int stream_id_cmp(const char *a, const char *b)
     return as < bs ? -1 : as > bs;
 }
 
+/* Saves sink si's cursor of partition p at `id` (delivered up to there) and trims what
+ * every sink has delivered. */
+static void outbox_ack(struct outbox *o, size_t si, int32_t p, const char *id)
+{
+    struct outbox_sink *os = &o->sinks[si];
+    struct outbox_partition *op = part(o, p, false);
+    if (op == NULL || !op->owned)
+        return;
+    strcpy(op->cursor[si], id);
+    const char *trim = op->cursor[si];
+    for (size_t j = 0; j < o->n_sinks; j++) {
+        if (!op->cursor_loaded[j]) {
+            trim = NULL;
+            break;
+        }
+        if (stream_id_cmp(op->cursor[j], trim) < 0)
+            trim = op->cursor[j];
+    }
+    if (store_outbox_ack(o->store, p, os->sink->name, op->cursor[si], trim) < 0)
+        op->pending[si] = true; /* cursor not saved: a later ack saves it */
+}
+
 static void outbox_settled(struct outbox *o, size_t si, size_t delivered)
 {
     struct outbox_sink *os = &o->sinks[si];
     struct outbox_batch *b = &os->batch;
-    struct outbox_partition *op = part(o, b->partition, false);
     os->busy = false;
     os->delivered += delivered;
-    if (delivered > 0 && op && op->owned) {
-        strcpy(op->cursor[si], b->e[delivered - 1].id);
-        const char *trim = op->cursor[si];
-        for (size_t j = 0; j < o->n_sinks; j++) {
-            if (!op->cursor_loaded[j]) {
-                trim = NULL;
-                break;
-            }
-            if (stream_id_cmp(op->cursor[j], trim) < 0)
-                trim = op->cursor[j];
-        }
-        if (store_outbox_ack(o->store, b->partition, os->sink->name, op->cursor[si], trim) < 0)
-            op->pending[si] = true; /* cursor not saved: a later ack saves it */
-    }
+    /* the delivered entries are a prefix; each partition's are together */
+    for (size_t i = 0; i < delivered; i++)
+        if (i + 1 == delivered || b->e[i + 1].partition != b->e[i].partition)
+            outbox_ack(o, si, b->e[i].partition, b->e[i].id);
     if (delivered < b->n) {
         os->retry_at_ms = clock_mono_ms() + os->retry_ms;
-        log_warn("sink %s: %zu of %zu alerts of partition %" PRId32
-                 " not delivered; retrying in %d ms",
-                 os->sink->name, b->n - delivered, b->n, b->partition, os->retry_ms);
+        log_warn("sink %s: %zu of %zu alerts (from partition %" PRId32
+                 ") not delivered; retrying in %d ms",
+                 os->sink->name, b->n - delivered, b->n, b->e[delivered].partition,
+                 os->retry_ms);
         os->retry_ms = os->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : os->retry_ms * 2;
     } else {
         os->retry_ms = RETRY_MIN_MS;
@@ -162,6 +175,9 @@ static void outbox_settled(struct outbox *o, size_t si, size_t delivered)
     outbox_batch_clear(b);
 }
 
+/* Delivers, per call, one batch of up to OUTBOX_BATCH_MAX alerts gathered from every
+ * partition with undelivered ones (round-robin start), so that a sink keeps up with all
+ * partitions in one round instead of one partition per loop iteration. */
 static void outbox_run_sink(struct outbox *o, size_t si)
 {
     struct outbox_sink *os = &o->sinks[si];
@@ -175,34 +191,36 @@ static void outbox_run_sink(struct outbox *o, size_t si)
     }
     if (clock_mono_ms() < os->retry_at_ms || o->n_parts == 0)
         return;
-    for (int32_t k = 0; k < o->n_parts; k++) {
-        int32_t p = (os->next_p + k) % o->n_parts;
+    int32_t start = os->next_p % o->n_parts;
+    for (int32_t k = 0; k < o->n_parts && os->batch.n < OUTBOX_BATCH_MAX; k++) {
+        int32_t p = (start + k) % o->n_parts;
         struct outbox_partition *op = &o->parts[p];
         if (!op->owned || !op->pending[si])
             continue;
         if (!op->cursor_loaded[si]) {
             if (store_sink_cursor(o->store, p, os->sink->name, op->cursor[si]) < 0)
-                return;
+                break;
             op->cursor_loaded[si] = true;
         }
-        if (store_outbox_read(o->store, p, op->cursor[si], OUTBOX_READ_MAX, &os->batch) < 0)
-            return;
-        if (os->batch.n == 0) {
+        size_t added;
+        if (store_outbox_read(o->store, p, op->cursor[si], OUTBOX_READ_MAX, &os->batch,
+                              &added) < 0)
+            break; /* Redis: deliver what was read, the rest next time */
+        if (added == 0)
             op->pending[si] = false;
-            outbox_batch_clear(&os->batch);
-            continue;
-        }
-        os->next_p = (p + 1) % o->n_parts;
-        if (os->sink->ops->submit(os->sink, &os->batch) < 0) {
-            outbox_settled(o, si, 0);
-            return;
-        }
-        os->busy = true;
-        size_t delivered;
-        if (os->sink->ops->settle(os->sink, &delivered))
-            outbox_settled(o, si, delivered);
+        else
+            os->next_p = (p + 1) % o->n_parts;
+    }
+    if (os->batch.n == 0)
+        return;
+    if (os->sink->ops->submit(os->sink, &os->batch) < 0) {
+        outbox_settled(o, si, 0);
         return;
     }
+    os->busy = true;
+    size_t delivered;
+    if (os->sink->ops->settle(os->sink, &delivered))
+        outbox_settled(o, si, delivered);
 }
 
 void outbox_run(struct outbox *o)

@@ -101,21 +101,24 @@ int store_scan_customers(struct store *s, int32_t p, char cursor[32], size_t cou
 int store_load_held(struct store *s, int32_t p, struct late_buffer *b);
 
 struct outbox_entry {
+    int32_t partition;
     char id[CW_STREAM_ID_MAX];
     const char *customer; /* points into the batch's reply */
     const char *json;
     size_t json_len;
 };
+/* Outbox entries of one or more partitions, each partition's in stream order and
+ * together. */
 struct outbox_batch {
-    int32_t partition;
-    size_t n;
+    size_t n, cap;
     struct outbox_entry *e; /* owned */
-    void *reply;            /* owned redisReply the strings point into */
+    void **replies;         /* owned redisReplies the strings point into */
+    size_t n_replies, cap_replies;
 };
-/* Reads up to max entries after `after_id` ("0" for the start). The batch owns the
- * reply; release it with outbox_batch_clear. */
+/* Appends up to max entries of partition p after `after_id` ("0" for the start) to b;
+ * *added is how many. The batch owns the reply; release it with outbox_batch_clear. */
 int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t max,
-                      struct outbox_batch *b);
+                      struct outbox_batch *b, size_t *added);
 void outbox_batch_clear(struct outbox_batch *b);
 /* The number of entries in partition p's outbox: alerts not yet delivered by every sink
  * (delivered ones are trimmed). */

@@ -831,21 +831,23 @@ int store_load_held(struct store *s, int32_t p, struct late_buffer *b)
 
 void outbox_batch_clear(struct outbox_batch *b)
 {
-    if (b->reply)
-        freeReplyObject(b->reply);
+    for (size_t i = 0; i < b->n_replies; i++)
+        freeReplyObject(b->replies[i]);
+    free(b->replies);
     free(b->e);
-    b->reply = NULL;
-    b->e = NULL;
-    b->n = 0;
+    memset(b, 0, sizeof *b);
 }
 
 int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t max,
-                      struct outbox_batch *b)
+                      struct outbox_batch *b, size_t *added)
 {
-    outbox_batch_clear(b);
-    b->partition = p;
+    *added = 0;
     if (store_connect(s) < 0)
         return -1;
+    void **replies = vec_reserve(b->replies, &b->cap_replies, b->n_replies + 1, sizeof *replies, 8);
+    if (replies == NULL)
+        return -1;
+    b->replies = replies;
     char key[KEY_MAX], start[CW_STREAM_ID_MAX + 2], count[24];
     key_fmt(key, sizeof key, s, p, "outbox", NULL);
     snprintf(start, sizeof start, "(%s", after_id);
@@ -861,14 +863,17 @@ int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t m
         freeReplyObject(r);
         return -1;
     }
-    b->reply = r;
-    if (r->elements == 0)
+    if (r->elements == 0) {
+        freeReplyObject(r);
         return 0;
-    b->e = calloc(r->elements, sizeof *b->e);
-    if (b->e == NULL) {
-        outbox_batch_clear(b);
+    }
+    struct outbox_entry *grown = vec_reserve(b->e, &b->cap, b->n + r->elements, sizeof *grown, 64);
+    if (grown == NULL) {
+        freeReplyObject(r);
         return -1;
     }
+    b->e = grown;
+    b->replies[b->n_replies++] = r;
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *ent = r->element[i];
         if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2 ||
@@ -877,6 +882,7 @@ int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t m
             ent->element[1]->type != REDIS_REPLY_ARRAY)
             continue;
         struct outbox_entry *e = &b->e[b->n];
+        e->partition = p;
         memcpy(e->id, ent->element[0]->str, ent->element[0]->len);
         e->id[ent->element[0]->len] = '\0';
         e->customer = NULL;
@@ -892,10 +898,12 @@ int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t m
                 e->json_len = f->element[j + 1]->len;
             }
         }
-        if (e->customer && e->json)
+        if (e->customer && e->json) {
             b->n++;
-        else
+            (*added)++;
+        } else {
             log_error("redis: %s entry %s is malformed; skipped", key, e->id);
+        }
     }
     return 0;
 }
