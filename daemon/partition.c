@@ -26,8 +26,9 @@ struct partition *partition_new(int32_t id, const struct config *cfg,
     p->applied_offset = malloc(cfg->n_topics * sizeof *p->applied_offset);
     p->committed_offset = malloc(cfg->n_topics * sizeof *p->committed_offset);
     p->customers = customer_table_new();
+    p->spend_idx = spend_index_new();
     if (p->next_offset == NULL || p->applied_offset == NULL || p->committed_offset == NULL ||
-        p->customers == NULL) {
+        p->customers == NULL || p->spend_idx == NULL) {
         partition_free(p);
         return NULL;
     }
@@ -38,6 +39,7 @@ struct partition *partition_new(int32_t id, const struct config *cfg,
         if (t < 64 && meta->offset[t] >= 0)
             p->cache_complete = false;
         p->next_offset[t] = t < 64 ? meta->offset[t] : -1;
+        p->tiers_complete = p->cache_complete;
         p->applied_offset[t] = -1;
         p->committed_offset[t] = p->next_offset[t];
     }
@@ -52,6 +54,7 @@ void partition_free(struct partition *p)
     free(p->applied_offset);
     free(p->committed_offset);
     customer_table_free(p->customers);
+    spend_index_free(p->spend_idx);
     late_buffer_free(&p->held);
     free(p->dirty);
     alert_list_free(&p->alerts);
@@ -126,6 +129,9 @@ static int load_missing(struct partition *p, struct store *store, const char *co
     for (size_t i = 0; i < m; i++) {
         if (rc == 0) {
             slots[i]->dirty = 0;
+            /* in memory now, and authoritative: no longer counted from the index */
+            if (found[i])
+                spend_index_remove(p->spend_idx, cw_hash64(missing[i], strlen(missing[i]), 0));
         } else {
             char id[CW_ID_MAX + 1];
             strcpy(id, missing[i]);
@@ -147,28 +153,13 @@ static void record_notices(struct partition *p, const struct config *cfg, struct
         out_of_memory(p);
 }
 
-/* One customer only in Redis, for the tier cut-offs: its id hash (SCAN may list a key
- * twice) and its trailing spend. */
-struct scanned_spend {
-    uint64_t id_hash;
-    uint64_t cents;
-};
-
-static int by_id_hash(const void *a, const void *b)
-{
-    uint64_t x = ((const struct scanned_spend *)a)->id_hash;
-    uint64_t y = ((const struct scanned_spend *)b)->id_hash;
-    return (x > y) - (x < y);
-}
-
 #define TIER_SCAN_STEP 512
 
 /* Reads the customers of p that are in Redis but not in memory: into memory while the
- * cache stays within engine.max_cached_customers (then the cache is complete and later
- * weeks need no scan), beyond that only their id hashes and trailing spend, appended to
- * *out. Returns 0 or -1 (Redis error or ENOMEM). */
-static int scan_stored_spend(struct partition *p, const struct config *cfg, struct store *store,
-                             int64_t week, struct scanned_spend **out, size_t *n_out)
+ * cache stays within its share of engine.max_cached_customers (then the cache is
+ * complete), beyond that only their spend, into p's spend index. Afterwards the tiers are
+ * complete: later weeks need no scan. Returns 0 or -1 (Redis error or ENOMEM). */
+static int scan_stored_spend(struct partition *p, struct store *store)
 {
     bool complete = true;
     struct id_list ids = {0};
@@ -177,8 +168,6 @@ static int scan_stored_spend(struct partition *p, const struct config *cfg, stru
     struct customer **slots = NULL;
     bool *found = NULL;
     size_t cap_tmp = 0;
-    struct scanned_spend *v = NULL;
-    size_t n_v = 0, cap = 0;
     char cursor[32] = "0";
     int rc = 0;
 
@@ -221,19 +210,11 @@ static int scan_stored_spend(struct partition *p, const struct config *cfg, stru
             rc = -1;
             break;
         }
-        struct scanned_spend *nv = vec_reserve(v, &cap, n_v + m, sizeof *nv, 4096);
-        if (nv == NULL) {
-            rc = -1;
-            break;
-        }
-        v = nv;
-        for (size_t i = 0; i < m; i++) {
-            if (!found[i])
-                continue;
-            v[n_v].id_hash = cw_hash64(missing[i], strlen(missing[i]), 0);
-            v[n_v].cents = tier_trailing_cents(cfg, &tmp[i], week);
-            n_v++;
-        }
+        for (size_t i = 0; rc == 0 && i < m; i++)
+            if (found[i] &&
+                spend_index_put(p->spend_idx, cw_hash64(missing[i], strlen(missing[i]), 0),
+                                &tmp[i]) < 0)
+                rc = -1;
         if (strcmp(cursor, "0") == 0)
             break;
     }
@@ -242,38 +223,27 @@ static int scan_stored_spend(struct partition *p, const struct config *cfg, stru
     free(tmp);
     free(slots);
     free(found);
-    if (rc < 0) {
-        free(v);
+    if (rc < 0)
         return -1;
-    }
     p->cache_complete = complete;
-    *out = v;
-    *n_out = n_v;
+    p->tiers_complete = true;
     return 0;
 }
 
 /* Computes p's tier cut-offs for the week of clock_ms over all its customers: those in
- * memory (which are current) and those only in Redis. Returns 0 or -1. */
+ * memory (which are current) and those only in Redis (from the spend index, filled by a
+ * scan when it is not complete). Returns 0 or -1. */
 static int update_tiers(struct partition *p, const struct config *cfg, struct store *store,
                         int64_t clock_ms)
 {
     int64_t week = cw_week_of(clock_ms);
     struct tier_sample sample = {0};
-    struct scanned_spend *stored = NULL;
-    size_t n_stored = 0;
 
-    int rc = p->cache_complete ? 0 : scan_stored_spend(p, cfg, store, week, &stored, &n_stored);
+    int rc = p->tiers_complete ? 0 : scan_stored_spend(p, store);
     if (rc == 0)
         rc = tier_sample_add_table(&sample, cfg, p->customers, week);
-    if (rc == 0 && n_stored > 0) {
-        qsort(stored, n_stored, sizeof *stored, by_id_hash);
-        for (size_t i = 0; rc == 0 && i < n_stored; i++) {
-            if (i > 0 && stored[i].id_hash == stored[i - 1].id_hash)
-                continue; /* listed twice by SCAN */
-            if (tier_sample_push(&sample, stored[i].cents) < 0)
-                rc = -1;
-        }
-    }
+    if (rc == 0)
+        rc = tier_sample_add_index(&sample, cfg, p->spend_idx, week);
     if (rc == 0) {
         char from[32];
         tier_cutoffs_compute(cfg, &sample, week, &p->tiers);
@@ -286,7 +256,6 @@ static int update_tiers(struct partition *p, const struct config *cfg, struct st
                                                        : (double)p->tiers.strategic_cents / 100.0);
         p->uncommitted = true;
     }
-    free(stored);
     tier_sample_free(&sample);
     return rc;
 }
@@ -520,6 +489,18 @@ void partition_start_rescan(struct partition *p)
     p->rescanned = 0;
 }
 
+struct index_ctx {
+    struct spend_index *idx;
+    int rc;
+};
+
+static void index_one(void *ctx, struct customer *c)
+{
+    struct index_ctx *x = ctx;
+    if (x->rc == 0 && spend_index_put(x->idx, cw_hash64(c->id, strlen(c->id), 0), c) < 0)
+        x->rc = -1;
+}
+
 int partition_commit(struct partition *p, struct store *store,
                      size_t *alerts_written)
 {
@@ -555,6 +536,12 @@ int partition_commit(struct partition *p, struct store *store,
     if (customer_table_count(p->customers) > p->max_cached) {
         struct customer_table *fresh = customer_table_new();
         if (fresh) {
+            /* their spend stays countable for the tier cut-offs without a scan */
+            struct index_ctx x = {p->spend_idx, 0};
+            if (p->tiers_complete)
+                customer_table_each(p->customers, index_one, &x);
+            if (x.rc < 0)
+                p->tiers_complete = false; /* ENOMEM: the next cut-offs scan Redis */
             customer_table_free(p->customers);
             p->customers = fresh;
             p->cache_complete = false;

@@ -50,9 +50,14 @@ struct partition {
     struct customer_table *customers;
     /* every customer of the partition is in `customers` (none only in Redis): true for a
      * partition that had nothing stored when claimed and after a tier scan that loaded
-     * them all; false once the cache is dropped. Then the tier cut-offs and a reload's
-     * re-evaluation need no SCAN of Redis. */
+     * them all; false once the cache is dropped. A reload's re-evaluation then needs no
+     * SCAN of Redis. */
     bool cache_complete;
+    /* every customer is in `customers` or, with its spend, in `spend_idx` (tiers.h): the
+     * weekly tier cut-offs need no SCAN of Redis. True when cache_complete, and kept when
+     * the cache is dropped (its customers' spend goes to the index) */
+    bool tiers_complete;
+    struct spend_index *spend_idx;
     /* customers kept in memory between batches (this partition's share of
      * engine.max_cached_customers, set by the pipeline) */
     size_t max_cached;

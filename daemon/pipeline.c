@@ -42,6 +42,7 @@ struct pipeline {
     int64_t next_stall_check_ms;
     int owned;
     int64_t next_sweep_ms;
+    bool sweep_backlog; /* a partition had more timers due than one sweep advances */
     int64_t next_outbox_check_ms;
     uint64_t store_generation; /* Redis connection the owned partitions were checked on */
     bool fatal;                /* stop: recovery needs a restart (logged where set) */
@@ -371,7 +372,7 @@ static void sweep_timers(struct pipeline *pl)
     int64_t now = clock_mono_ms();
     if (now < pl->next_sweep_ms)
         return;
-    pl->next_sweep_ms = now + pl->cfg->timer_interval_ms;
+    pl->sweep_backlog = false;
     for (int32_t i = 0; i < pl->n_parts; i++) {
         struct partition *p = pl->slot[i].part;
         if (p == NULL || pl->slot[i].paused)
@@ -383,14 +384,20 @@ static void sweep_timers(struct pipeline *pl)
         if (wall > clock)
             clock = wall;
         clock = late_watermark(clock, pl->cfg->lateness_ms);
-        if (partition_rescan(p, pl->cfg, pl->store, clock, SWEEP_MAX) < 0)
+        int rescanning = partition_rescan(p, pl->cfg, pl->store, clock, SWEEP_MAX);
+        if (rescanning < 0)
             continue;
+        if (rescanning > 0)
+            pl->sweep_backlog = true;
         int n = partition_sweep(p, pl->cfg, pl->store, clock, SWEEP_MAX);
         if (n > 0)
             pl->stats.timers_fired += (uint64_t)n;
+        if (n == SWEEP_MAX) /* more are due: sweep again on the next iteration */
+            pl->sweep_backlog = true;
         if (p->uncommitted && flush_partition(pl, p) == STORE_FENCED)
             fenced(pl, i);
     }
+    pl->next_sweep_ms = pl->sweep_backlog ? now : now + pl->cfg->timer_interval_ms;
 }
 
 /* Another instance owns partition i (or Redis lost its epoch). Its messages must not be
@@ -529,7 +536,9 @@ int pipeline_run_once(struct pipeline *pl)
     check_store_after_reconnect(pl);
     if (pl->fatal)
         return -1;
-    int64_t deadline = clock_mono_ms() + pl->cfg->poll_batch_ms;
+    /* with timers still due from the last sweep, take only what is already fetched and
+     * go on sweeping */
+    int64_t deadline = clock_mono_ms() + (pl->sweep_backlog ? 0 : pl->cfg->poll_batch_ms);
     int64_t wall = clock_wall_ms(); /* for engine.max_future: once per batch */
     int polled = 0;
     int64_t left = deadline - clock_mono_ms();

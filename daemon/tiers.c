@@ -121,6 +121,170 @@ void tier_cutoffs_compute(const struct config *cfg, struct tier_sample *s, int64
     s->n = 0;
 }
 
+/* ---- spend index: open addressing on the id hash (never 0), linear probing ---- */
+
+struct spend_week {
+    uint8_t back;   /* weeks before top_week */
+    uint64_t cents;
+};
+struct spend_rec {
+    uint64_t id_hash;
+    int64_t top_week; /* the week of the customer's spend_ms */
+    uint8_t n;
+    struct spend_week w[]; /* n non-zero weeks */
+};
+struct spend_index {
+    struct spend_rec **slot; /* NULL = empty; TOMBSTONE = removed */
+    size_t mask, count, used; /* used: live + tombstones */
+};
+static struct spend_rec tombstone_rec;
+#define TOMBSTONE (&tombstone_rec)
+
+struct spend_index *spend_index_new(void)
+{
+    struct spend_index *x = calloc(1, sizeof *x);
+    if (x == NULL)
+        return NULL;
+    x->slot = calloc(64, sizeof *x->slot);
+    if (x->slot == NULL) {
+        free(x);
+        return NULL;
+    }
+    x->mask = 63;
+    return x;
+}
+
+void spend_index_free(struct spend_index *x)
+{
+    if (x == NULL)
+        return;
+    for (size_t i = 0; i <= x->mask; i++)
+        if (x->slot[i] != NULL && x->slot[i] != TOMBSTONE)
+            free(x->slot[i]);
+    free(x->slot);
+    free(x);
+}
+
+size_t spend_index_count(const struct spend_index *x)
+{
+    return x->count;
+}
+
+/* The slot holding h, or else the first free one (a tombstone or an empty slot). */
+static size_t index_find(const struct spend_index *x, uint64_t h, bool *found)
+{
+    size_t i = h & x->mask, free_at = SIZE_MAX;
+    for (;; i = (i + 1) & x->mask) {
+        struct spend_rec *r = x->slot[i];
+        if (r == NULL) {
+            *found = false;
+            return free_at != SIZE_MAX ? free_at : i;
+        }
+        if (r == TOMBSTONE) {
+            if (free_at == SIZE_MAX)
+                free_at = i;
+        } else if (r->id_hash == h) {
+            *found = true;
+            return i;
+        }
+    }
+}
+
+/* Rebuilds the table at a size that keeps live + tombstones at or below half. */
+static int index_rehash(struct spend_index *x)
+{
+    size_t n = 64;
+    while (n < 4 * (x->count + 1))
+        n *= 2;
+    struct spend_rec **s = calloc(n, sizeof *s);
+    if (s == NULL)
+        return -1;
+    for (size_t i = 0; i <= x->mask; i++) {
+        struct spend_rec *r = x->slot[i];
+        if (r == NULL || r == TOMBSTONE)
+            continue;
+        size_t j = r->id_hash & (n - 1);
+        while (s[j] != NULL)
+            j = (j + 1) & (n - 1);
+        s[j] = r;
+    }
+    free(x->slot);
+    x->slot = s;
+    x->mask = n - 1;
+    x->used = x->count;
+    return 0;
+}
+
+void spend_index_remove(struct spend_index *x, uint64_t id_hash)
+{
+    bool found;
+    size_t i = index_find(x, id_hash, &found);
+    if (!found)
+        return;
+    free(x->slot[i]);
+    x->slot[i] = TOMBSTONE;
+    x->count--;
+}
+
+int spend_index_put(struct spend_index *x, uint64_t id_hash, const struct customer *c)
+{
+    int64_t top = cw_week_of(c->spend_ms);
+    uint8_t n = 0;
+    for (int b = 0; b < CW_SPEND_BUCKETS; b++)
+        n += c->spend[customer_spend_slot(top - b)] != 0;
+    if (n == 0) {
+        spend_index_remove(x, id_hash);
+        return 0;
+    }
+    struct spend_rec *r = malloc(sizeof *r + n * sizeof r->w[0]);
+    if (r == NULL)
+        return -1;
+    r->id_hash = id_hash;
+    r->top_week = top;
+    r->n = 0;
+    for (int b = 0; b < CW_SPEND_BUCKETS; b++) {
+        uint64_t cents = c->spend[customer_spend_slot(top - b)];
+        if (cents != 0)
+            r->w[r->n++] = (struct spend_week){(uint8_t)b, cents};
+    }
+    if ((x->used + 1) * 2 > x->mask + 1 && index_rehash(x) < 0) {
+        free(r);
+        return -1;
+    }
+    bool found;
+    size_t i = index_find(x, id_hash, &found);
+    if (found) {
+        free(x->slot[i]);
+    } else {
+        if (x->slot[i] == NULL)
+            x->used++;
+        x->count++;
+    }
+    x->slot[i] = r;
+    return 0;
+}
+
+int tier_sample_add_index(struct tier_sample *s, const struct config *cfg,
+                          const struct spend_index *x, int64_t week)
+{
+    /* the same weeks tier_trailing_cents sums, clipped to the ring as it does */
+    int64_t first = week - window_weeks(cfg), last = week - 1;
+    for (size_t i = 0; i <= x->mask; i++) {
+        const struct spend_rec *r = x->slot[i];
+        if (r == NULL || r == TOMBSTONE)
+            continue;
+        uint64_t cents = 0;
+        for (uint8_t k = 0; k < r->n; k++) {
+            int64_t w = r->top_week - r->w[k].back;
+            if (w >= first && w <= last)
+                cents += r->w[k].cents;
+        }
+        if (tier_sample_push(s, cents) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 void tier_sample_free(struct tier_sample *s)
 {
     free(s->cents);

@@ -65,6 +65,24 @@ bool tier_cutoffs_stale(const struct config *cfg, const struct tier_cutoffs *t, 
 int tier_derive(const struct config *cfg, const struct tier_cutoffs *t, const struct customer *c,
                 int64_t ts_ms);
 
+/* The spend of customers a partition no longer holds in memory (its cache was dropped, or
+ * a tier scan found more than the cache may hold), kept so that the weekly cut-offs need
+ * no scan of Redis: per customer with spend in its ring, its id hash and the non-zero
+ * weeks of the ring (what its stored state holds; it cannot change until the customer is
+ * loaded again, and then it is removed from here). A customer without spend has no entry,
+ * so a million customers who never ordered cost nothing. Owned by its partition. */
+struct spend_index;
+struct spend_index *spend_index_new(void);
+void spend_index_free(struct spend_index *x); /* accepts NULL */
+/* Records (or replaces) c's spend under id_hash, or removes it when c has none.
+ * Returns 0, or -1 on ENOMEM (the index is unchanged). */
+int spend_index_put(struct spend_index *x, uint64_t id_hash, const struct customer *c);
+void spend_index_remove(struct spend_index *x, uint64_t id_hash);
+size_t spend_index_count(const struct spend_index *x);
+/* Adds the trailing spend of every indexed customer. Returns 0, or -1 on ENOMEM. */
+int tier_sample_add_index(struct tier_sample *s, const struct config *cfg,
+                          const struct spend_index *x, int64_t week);
+
 /* "week key_cents strategic_cents buyers", the form stored in Redis; parse returns 0 or
  * -1 when `s` is not one. */
 void tier_cutoffs_format(const struct tier_cutoffs *t, char *buf, size_t len);

@@ -364,3 +364,68 @@ Test(tiers, derived_tier_applies_from_the_event_on)
     /* the key threshold applies from now on: typical gap (30 / 3 orders' gaps = 10) x 1.5 */
     cr_assert_eq(c.next_due_ms, t0 + 45 * day + 1);
 }
+
+/* The spend index (customers not in memory) gives every week the same trailing spend as
+ * the customers themselves, keeps one entry per id hash (replaced, removed, none without
+ * spend), and survives growth and removals. */
+Test(tiers, spend_index_matches_the_customers_it_was_built_from)
+{
+    struct config cfg;
+    tiers_config(&cfg);
+    cfg.tiers_window_ms = 26 * WEEK;
+    enum { N = 3000 };
+    static struct customer c[N];
+    struct spend_index *x = spend_index_new();
+    cr_assert_not_null(x);
+    uint64_t seed = 42;
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c%d", i);
+        customer_init(&c[i], id);
+        if (i % 5 == 0) {
+            cr_assert_eq(spend_index_put(x, (uint64_t)i + 1, &c[i]), 0); /* no spend */
+            continue;
+        }
+        int64_t top = W0 - (int64_t)(i % 40);
+        c[i].spend_ms = top * WEEK + 5;
+        for (int k = 0; k < 6; k++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            int64_t w = top - (int64_t)((seed >> 33) % 52);
+            c[i].spend[customer_spend_slot(w)] += 1 + (seed >> 40) % 100000;
+        }
+        cr_assert_eq(spend_index_put(x, (uint64_t)i + 1, &c[i]), 0);
+    }
+    cr_assert_eq(spend_index_count(x), N - N / 5);
+    /* replace half of them with no spend (removal) and put some back */
+    for (int i = 1; i < N; i += 2) {
+        struct customer none;
+        customer_init(&none, "none");
+        cr_assert_eq(spend_index_put(x, (uint64_t)i + 1, &none), 0);
+    }
+    for (int i = 1; i < N; i += 4)
+        cr_assert_eq(spend_index_put(x, (uint64_t)i + 1, &c[i]), 0);
+    spend_index_remove(x, 999999); /* absent: nothing happens */
+    for (int64_t week = W0 - 30; week <= W0 + 30; week += 7) {
+        struct tier_sample from_index = {0}, direct = {0};
+        cr_assert_eq(tier_sample_add_index(&from_index, &cfg, x, week), 0);
+        for (int i = 0; i < N; i++)
+            if (i % 5 != 0 && (i % 2 == 0 || i % 4 == 1))
+                cr_assert_eq(tier_sample_add(&direct, &cfg, &c[i], week), 0);
+        cr_assert_eq(from_index.n, direct.n, "week %lld", (long long)week);
+        uint64_t a = 0, b = 0;
+        for (size_t k = 0; k < from_index.n; k++)
+            a += from_index.cents[k];
+        for (size_t k = 0; k < direct.n; k++)
+            b += direct.cents[k];
+        cr_assert_eq(a, b, "week %lld", (long long)week);
+        struct tier_cutoffs ta, tb;
+        tier_cutoffs_compute(&cfg, &from_index, week, &ta);
+        tier_cutoffs_compute(&cfg, &direct, week, &tb);
+        cr_assert_eq(ta.key_cents, tb.key_cents);
+        cr_assert_eq(ta.strategic_cents, tb.strategic_cents);
+        tier_sample_free(&from_index);
+        tier_sample_free(&direct);
+    }
+    spend_index_free(x);
+    spend_index_free(NULL);
+}
