@@ -1060,7 +1060,7 @@ static const char *check_key_prefix(const char *s)
 static const struct option batch_opts[] = {
     {.name = "max_messages", .type = T_INT, .offset = CFG(poll_batch_max), .def = "5000",
      .imin = 1, .imax = 1000000},
-    {.name = "max_time", .type = T_DUR_INT, .offset = CFG(poll_batch_ms), .def = "100ms",
+    {.name = "max_time", .type = T_DUR_INT, .offset = CFG(poll_batch_ms), .def = "50ms",
      .imin = 1, .imax = 3600000},
     {0},
 };

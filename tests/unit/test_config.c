@@ -195,7 +195,7 @@ Test(config, defaults)
     cr_assert_null(cfg->dead_letter_topic);
     cr_assert_eq(cfg->n_kafka_props, 0);
     cr_assert_eq(cfg->poll_batch_max, 5000);
-    cr_assert_eq(cfg->poll_batch_ms, 100);
+    cr_assert_eq(cfg->poll_batch_ms, 50);
     cr_assert_eq(cfg->n_topics, 1);
     cr_assert_str_eq(cfg->topics[0].name, "orders");
     cr_assert_eq(cfg->topics[0].fixed_type, -1);
