@@ -663,13 +663,13 @@ Commands:
 - Everything runs on one machine: broker, Redis, the load generator and the consumer
   compete for the same cores, which lowers kcat's and churnwatchd's figures and raises the
   latencies.
-- The sweep runs every \`engine.timer_interval\` (1 s as shipped) and may advance only part
-  of the due customers of a partition per round; the sweep figure is what the shipped
-  configuration achieves, not a limit of Redis.
+- The sweep runs every \`engine.timer_interval\` (1 s as shipped) and advances at most 1,000
+  customers per partition per round; while more are due, the next round starts at once.
 
-## Not measured yet
+## Where the time goes
 
-- A profile (perf or callgrind) of where churnwatchd's time goes; callgrind's per-function
-  figures for replay are in the callgrind output files of a run with CW_KEEP=1.
+See docs/performance-analysis.md: the profiles behind each change, their before/after
+figures, and what stands between these figures and the targets. callgrind's per-function
+figures for replay are in the callgrind output files of a run with CW_KEEP=1.
 EOF
 echo "wrote $OUT"
