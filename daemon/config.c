@@ -1117,7 +1117,7 @@ static const struct option engine_opts[] = {
     {.name = "stall_timeout", .type = T_DUR_I64, .offset = CFG(stall_timeout_ms), .def = "60s",
      .flags = OPT_NO_MAX},
     {.name = "max_cached_customers", .type = T_SIZE, .offset = CFG(max_cached_customers),
-     .def = "100000", .imin = 100, .imax = 100000000},
+     .def = "80000", .imin = 100, .imax = 100000000},
     {.name = "max_outbox", .type = T_SIZE, .offset = CFG(max_outbox), .def = "1000000",
      .imin = 1, .imax = 1000000000},
     {.name = "levels", .type = T_CUSTOM, .custom = parse_levels, .sub = levels_opts},

@@ -136,7 +136,7 @@ struct config {
     int64_t stall_timeout_ms; /* a partition with lag and no message for this long is
                                * re-fetched (librdkafka 2.0.2 consumers have been seen
                                * stuck); 0 = never; default 60000 */
-    size_t max_cached_customers; /* in memory, total over owned partitions; default 100000 */
+    size_t max_cached_customers; /* in memory, total over owned partitions; default 80000 */
     size_t max_outbox;     /* per partition: undelivered alerts before consumption pauses;
                             * default 1000000 */
     double watch_score;    /* level rises to watch when score >= this; default 20 */

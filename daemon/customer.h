@@ -37,24 +37,18 @@ struct open_item {
 };
 
 /* One rule's alert episode for this customer. */
-struct alert_state {
-    uint8_t active;       /* condition holds and a firing notice was sent */
+struct alert_state { /* fields ordered by size: 48 bytes, not 56 */
     int64_t started_ms;   /* start of the episode (part of the alert_id) */
     int64_t last_sent_ms; /* last firing notice, for repeat_interval */
-    uint32_t repeats;     /* firing notices re-sent in this episode */
     /* evidence of the last firing notice (value, threshold, baseline): what a re-send for
      * a level change carries; NaN when unknown (state written before version 4) */
     double ev_value, ev_threshold, ev_baseline;
+    uint32_t repeats;     /* firing notices re-sent in this episode */
+    uint8_t active;       /* condition holds and a firing notice was sent */
 };
 
-struct customer {
-    char id[CW_ID_MAX + 1];
-    uint8_t tier;          /* enum tier: the tier the rules use */
-    uint8_t tier_set;      /* the tier came from a customer.updated event (else derived
-                            * from spend when tiers.derive is on, see tiers.h) */
-    uint8_t unsubscribed;
+struct customer { /* 8-byte fields first, then smaller ones: no padding between them */
     int64_t unsubscribed_ms; /* when it unsubscribed (valid while unsubscribed) */
-    uint32_t order_count;
     int64_t first_order_ms; /* 0 when no order yet */
     int64_t last_order_ms;
     int64_t last_event_ms;
@@ -62,27 +56,33 @@ struct customer {
     uint64_t manager_hash; /* 0 = none known */
     /* manager_changed: the account manager of a key/strategic customer changed; a run of
      * changes, each within `hold` of the previous one, from since to last */
-    uint8_t manager_changed;
     int64_t manager_since_ms, manager_last_ms;
     /* low_satisfaction: a run of low ratings, each within `hold` of the previous one */
-    uint8_t low_rating;         /* the last low rating (1..5); 0 = none yet */
     int64_t low_since_ms, low_last_ms;
     /* spend_drop: cents per week; slot w % CW_SPEND_BUCKETS holds week w for the
      * CW_SPEND_BUCKETS weeks up to the week of spend_ms (older spend is only in
      * total_spend) */
     int64_t spend_ms; /* latest order or cancellation applied; 0 when none */
     uint64_t spend[CW_SPEND_BUCKETS];
-    uint8_t n_complaints;
-    uint8_t n_tickets;
     struct open_item complaints[CW_MAX_OPEN];
     struct open_item tickets[CW_MAX_OPEN];
     uint64_t recent_ids[CW_RECENT_EVENT_IDS]; /* ring of event_id hashes, 0 = empty */
-    uint8_t recent_pos;
     struct alert_state alerts[RULE__COUNT];
-    double score;     /* risk score of the active signals */
-    uint8_t level;    /* enum risk_level (rules.h); with hysteresis, so it has memory */
+    double score;        /* risk score of the active signals */
     int64_t next_due_ms; /* earliest time a timer rule or repeat needs evaluating */
+    uint32_t order_count;
+    uint8_t tier;          /* enum tier: the tier the rules use */
+    uint8_t tier_set;      /* the tier came from a customer.updated event (else derived
+                            * from spend when tiers.derive is on, see tiers.h) */
+    uint8_t unsubscribed;
+    uint8_t manager_changed; /* see manager_since_ms */
+    uint8_t low_rating;      /* the last low rating (1..5); 0 = none yet */
+    uint8_t n_complaints;
+    uint8_t n_tickets;
+    uint8_t recent_pos;
+    uint8_t level; /* enum risk_level (rules.h); with hysteresis, so it has memory */
     uint8_t dirty; /* daemon only, not encoded: in its partition's list of customers to commit */
+    char id[CW_ID_MAX + 1];
 };
 
 /* Sets `c` to the state of a customer never seen before. `id` is copied (1..128 bytes). */

@@ -39,10 +39,10 @@ struct partition *partition_new(int32_t id, const struct config *cfg,
         if (t < 64 && meta->offset[t] >= 0)
             p->cache_complete = false;
         p->next_offset[t] = t < 64 ? meta->offset[t] : -1;
-        p->tiers_complete = p->cache_complete;
         p->applied_offset[t] = -1;
         p->committed_offset[t] = p->next_offset[t];
     }
+    p->tiers_complete = p->cache_complete;
     return p;
 }
 

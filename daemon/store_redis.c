@@ -471,7 +471,7 @@ static int append_held(struct store *s, int32_t p, const struct late_buffer *h, 
     return 0;
 }
 
-/* Copies n bytes to the scratch; *off is where they start. -1 on ENOMEM. */
+/* Copies n bytes to the scratch; *out says where they are. -1 on ENOMEM. */
 static int bytes_put(struct store *s, const void *p, size_t n, struct piece *out)
 {
     char *grown = vec_reserve(s->bytes, &s->bytes_cap, s->bytes_len + n, 1, 65536);

@@ -48,8 +48,8 @@ static void fill_rich(struct customer *c)
     c->recent_ids[3] = UINT64_MAX;
     c->recent_ids[7] = 1;
     c->recent_pos = 4;
-    c->alerts[RULE_ORDER_GAP] = (struct alert_state){1, 1690000000000LL, 1695000000000LL, 7, 33.25, 30, 11.5};
-    c->alerts[RULE_MANAGER_CHANGED] = (struct alert_state){1, INT64_MIN, INT64_MAX, UINT32_MAX, -0.0, 1e300, 0};
+    c->alerts[RULE_ORDER_GAP] = (struct alert_state){.active = 1, .started_ms = 1690000000000LL, .last_sent_ms = 1695000000000LL, .repeats = 7, .ev_value = 33.25, .ev_threshold = 30, .ev_baseline = 11.5};
+    c->alerts[RULE_MANAGER_CHANGED] = (struct alert_state){.active = 1, .started_ms = INT64_MIN, .last_sent_ms = INT64_MAX, .repeats = UINT32_MAX, .ev_value = -0.0, .ev_threshold = 1e300, .ev_baseline = 0};
     c->score = 42.5;
     c->level = LEVEL_WATCH;
     c->next_due_ms = 1699999999999LL;
@@ -159,7 +159,7 @@ Test(customer, worst_case_fits_the_maximum)
     for (int i = 0; i < CW_RECENT_EVENT_IDS; i++)
         a.recent_ids[i] = UINT64_MAX - (uint64_t)i;
     for (int r = 0; r < RULE__COUNT; r++)
-        a.alerts[r] = (struct alert_state){1, INT64_MIN, INT64_MIN, UINT32_MAX, 1, 2, 3};
+        a.alerts[r] = (struct alert_state){.active = 1, .started_ms = INT64_MIN, .last_sent_ms = INT64_MIN, .repeats = UINT32_MAX, .ev_value = 1, .ev_threshold = 2, .ev_baseline = 3};
     a.first_order_ms = a.last_order_ms = a.last_event_ms = INT64_MIN;
     a.next_due_ms = CW_NO_DUE;
     a.unsubscribed_ms = a.spend_ms = a.manager_since_ms = INT64_MIN;
