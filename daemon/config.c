@@ -692,9 +692,7 @@ static bool parse_bool(const char *s, bool *out)
     return false;
 }
 
-/* Parses a JSON pointer (RFC 6901) into `out` (tokens owned by out on success). Returns
- * NULL or what is wrong with it. */
-static const char *pointer_parse(const char *s, struct json_pointer *out, bool *oom)
+const char *json_pointer_parse(const char *s, struct json_pointer *out, bool *oom)
 {
     struct json_pointer jp = {0};
     const char *why = NULL;
@@ -1370,7 +1368,7 @@ static void parse_fields(struct parse *p, const char *path, const struct node *v
                  describe(d, fv));
             continue;
         }
-        why = pointer_parse(fv->value, &jp, &oom);
+        why = json_pointer_parse(fv->value, &jp, &oom);
         if (oom) {
             p->oom = true;
             return;

@@ -44,6 +44,10 @@ struct json_pointer {
     int depth;                            /* 0 means the field is not mapped */
     char *token[CW_PTR_MAX_DEPTH];        /* owned */
 };
+/* Parses a JSON pointer (RFC 6901, "~0" and "~1" unescaped) into `out` (tokens owned by
+ * out on success; out is untouched otherwise). Returns NULL, or what is wrong with it
+ * (*oom set when that is a lack of memory). */
+const char *json_pointer_parse(const char *s, struct json_pointer *out, bool *oom);
 
 struct topic_config {
     char *name;       /* owned */

@@ -131,7 +131,7 @@ static int load_missing(struct partition *p, struct store *store, const char *co
             slots[i]->dirty = 0;
             /* in memory now, and authoritative: no longer counted from the index */
             if (found[i])
-                spend_index_remove(p->spend_idx, cw_hash64(missing[i], strlen(missing[i]), 0));
+                spend_index_remove(p->spend_idx, missing[i]);
         } else {
             char id[CW_ID_MAX + 1];
             strcpy(id, missing[i]);
@@ -211,9 +211,7 @@ static int scan_stored_spend(struct partition *p, struct store *store)
             break;
         }
         for (size_t i = 0; rc == 0 && i < m; i++)
-            if (found[i] &&
-                spend_index_put(p->spend_idx, cw_hash64(missing[i], strlen(missing[i]), 0),
-                                &tmp[i]) < 0)
+            if (found[i] && spend_index_put(p->spend_idx, &tmp[i]) < 0)
                 rc = -1;
         if (strcmp(cursor, "0") == 0)
             break;
@@ -497,7 +495,7 @@ struct index_ctx {
 static void index_one(void *ctx, struct customer *c)
 {
     struct index_ctx *x = ctx;
-    if (x->rc == 0 && spend_index_put(x->idx, cw_hash64(c->id, strlen(c->id), 0), c) < 0)
+    if (x->rc == 0 && spend_index_put(x->idx, c) < 0)
         x->rc = -1;
 }
 

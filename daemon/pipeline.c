@@ -144,10 +144,7 @@ static int ensure_slots(struct pipeline *pl, int32_t p)
  * instance owns: each keeps an equal share (at least 100). */
 static size_t cache_share(const struct pipeline *pl)
 {
-    size_t owned = 0;
-    for (int32_t i = 0; i < pl->n_parts; i++)
-        owned += pl->slot[i].part != NULL;
-    size_t share = pl->cfg->max_cached_customers / (owned ? owned : 1);
+    size_t share = pl->cfg->max_cached_customers / (size_t)(pl->owned > 0 ? pl->owned : 1);
     return share < 100 ? 100 : share;
 }
 
@@ -319,8 +316,9 @@ static bool too_far_ahead(const struct config *cfg, const struct event *ev, int6
     return true;
 }
 
-/* Returns -1 on a fatal error. */
-static int handle_message(struct pipeline *pl, rd_kafka_message_t *m, int64_t now_wall)
+/* Returns -1 on a fatal error. now_wall and now_mono are the clocks read once per batch. */
+static int handle_message(struct pipeline *pl, rd_kafka_message_t *m, int64_t now_wall,
+                          int64_t now_mono)
 {
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -342,7 +340,7 @@ static int handle_message(struct pipeline *pl, rd_kafka_message_t *m, int64_t no
     if (q == NULL)
         return 0; /* already applied: a re-delivery */
     pl->stats.messages++;
-    pl->slot[m->partition].last_progress_ms = clock_mono_ms();
+    pl->slot[m->partition].last_progress_ms = now_mono;
     pl->slot[m->partition].stall_seeks = 0;
     enum reject_reason why;
     char msg[256];
@@ -454,8 +452,8 @@ static void check_outboxes(struct pipeline *pl)
         pl->next_outbox_check_ms = now + OUTBOX_CHECK_MS;
     for (int32_t i = 0; i < pl->n_parts; i++) {
         uint64_t len;
-        if (pl->slot[i].part == NULL || !(pl->slot[i].outbox_grew || (pl->slot[i].outbox_full && recheck)) ||
-            store_outbox_len(pl->store, i, &len) < 0)
+        bool read = pl->slot[i].outbox_grew || (pl->slot[i].outbox_full && recheck);
+        if (pl->slot[i].part == NULL || !read || store_outbox_len(pl->store, i, &len) < 0)
             continue;
         pl->slot[i].outbox_grew = false;
         size_t cap = pl->cfg->max_outbox;
@@ -538,10 +536,11 @@ int pipeline_run_once(struct pipeline *pl)
         return -1;
     /* with timers still due from the last sweep, take only what is already fetched and
      * go on sweeping */
-    int64_t deadline = clock_mono_ms() + (pl->sweep_backlog ? 0 : pl->cfg->poll_batch_ms);
+    int64_t start = clock_mono_ms(); /* also a message's arrival, for the stall check */
+    int64_t deadline = start + (pl->sweep_backlog ? 0 : pl->cfg->poll_batch_ms);
     int64_t wall = clock_wall_ms(); /* for engine.max_future: once per batch */
     int polled = 0;
-    int64_t left = deadline - clock_mono_ms();
+    int64_t left = deadline - start;
     while (polled < pl->cfg->poll_batch_max) {
         /* while messages keep coming, the clock is read every 64 of them, not per message */
         if (polled % 64 == 0)
@@ -553,7 +552,7 @@ int pipeline_run_once(struct pipeline *pl)
                 break;
             continue;
         }
-        int rc = handle_message(pl, m, wall);
+        int rc = handle_message(pl, m, wall, start);
         rd_kafka_message_destroy(m);
         if (rc < 0)
             return -1;

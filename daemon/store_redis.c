@@ -277,6 +277,25 @@ static int reply_error(struct store *s, const redisReply *r, const char *what)
     return 0;
 }
 
+/* Connects if needed and runs one command. Returns its reply (the caller frees it), or
+ * NULL after a connection error (the connection is dropped) or an error reply (logged
+ * as `what`). */
+static redisReply *command(struct store *s, int argc, const char **argv, const char *what)
+{
+    if (store_connect(s) < 0)
+        return NULL;
+    redisReply *r = redisCommandArgv(s->ctx, argc, argv, NULL);
+    if (r == NULL) {
+        store_drop(s, what);
+        return NULL;
+    }
+    if (reply_error(s, r, what) < 0) {
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
 static int parse_i64(const char *str, size_t len, int64_t *out)
 {
     char buf[32];
@@ -709,20 +728,15 @@ int store_due(struct store *s, int32_t p, int64_t now_ms, size_t max, char (*ids
               size_t *n)
 {
     *n = 0;
-    if (store_connect(s) < 0)
-        return -1;
     char due_key[KEY_MAX], now[24], lim[24];
     key_fmt(due_key, sizeof due_key, s, p, "due", NULL);
     snprintf(now, sizeof now, "%" PRId64, now_ms);
     snprintf(lim, sizeof lim, "%zu", max);
     const char *argv[] = {"ZRANGEBYSCORE", due_key, "-inf", now, "LIMIT", "0", lim};
-    redisReply *r = redisCommandArgv(s->ctx, 7, argv, NULL);
-    if (r == NULL) {
-        store_drop(s, "ZRANGEBYSCORE");
+    redisReply *r = command(s, 7, argv, "ZRANGEBYSCORE due");
+    if (r == NULL)
         return -1;
-    }
-    int rc = reply_error(s, r, "ZRANGEBYSCORE due");
-    if (rc == 0 && r->type == REDIS_REPLY_ARRAY) {
+    if (r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements && *n < max; i++) {
             const redisReply *e = r->element[i];
             if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > CW_ID_MAX)
@@ -733,7 +747,7 @@ int store_due(struct store *s, int32_t p, int64_t now_ms, size_t max, char (*ids
         }
     }
     freeReplyObject(r);
-    return rc;
+    return 0;
 }
 
 void id_list_free(struct id_list *l)
@@ -746,19 +760,15 @@ int store_scan_customers(struct store *s, int32_t p, char cursor[32], size_t cou
                          struct id_list *out)
 {
     out->n = 0;
-    if (store_connect(s) < 0)
-        return -1;
     char pattern[KEY_MAX], count_s[24];
     int plen = key_fmt(pattern, sizeof pattern, s, p, "c:", "*");
     snprintf(count_s, sizeof count_s, "%zu", count);
     const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", count_s};
-    redisReply *r = redisCommandArgv(s->ctx, 6, argv, NULL);
-    if (r == NULL) {
-        store_drop(s, "SCAN");
+    redisReply *r = command(s, 6, argv, "SCAN customers");
+    if (r == NULL)
         return -1;
-    }
-    int rc = reply_error(s, r, "SCAN customers");
-    if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+    int rc = 0;
+    if ((r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
                     r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= 32 ||
                     r->element[1]->type != REDIS_REPLY_ARRAY))
         rc = -1;
@@ -791,19 +801,13 @@ int store_scan_customers(struct store *s, int32_t p, char cursor[32], size_t cou
 
 int store_load_held(struct store *s, int32_t p, struct late_buffer *b)
 {
-    if (store_connect(s) < 0)
-        return -1;
     char key[KEY_MAX];
     key_fmt(key, sizeof key, s, p, "held", NULL);
     const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
-    redisReply *r = redisCommandArgv(s->ctx, 5, argv, NULL);
-    if (r == NULL) {
-        store_drop(s, "ZRANGE held");
+    redisReply *r = command(s, 5, argv, "ZRANGE held");
+    if (r == NULL)
         return -1;
-    }
-    int rc = reply_error(s, r, "ZRANGE held");
-    if (rc == 0 && r->type != REDIS_REPLY_ARRAY)
-        rc = -1;
+    int rc = r->type == REDIS_REPLY_ARRAY ? 0 : -1;
     size_t bad = 0;
     for (size_t i = 0; rc == 0 && i + 1 < r->elements; i += 2) {
         const redisReply *m = r->element[i], *sc = r->element[i + 1];
@@ -842,8 +846,6 @@ int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t m
                       struct outbox_batch *b, size_t *added)
 {
     *added = 0;
-    if (store_connect(s) < 0)
-        return -1;
     void **replies = vec_reserve(b->replies, &b->cap_replies, b->n_replies + 1, sizeof *replies, 8);
     if (replies == NULL)
         return -1;
@@ -854,18 +856,13 @@ int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t m
     snprintf(count, sizeof count, "%zu", max);
     const char *argv[] = {"XRANGE", key, strcmp(after_id, "0") == 0 ? "-" : start, "+", "COUNT",
                           count};
-    redisReply *r = redisCommandArgv(s->ctx, 6, argv, NULL);
-    if (r == NULL) {
-        store_drop(s, "XRANGE");
+    redisReply *r = command(s, 6, argv, "XRANGE outbox");
+    if (r == NULL)
         return -1;
-    }
-    if (reply_error(s, r, "XRANGE outbox") < 0 || r->type != REDIS_REPLY_ARRAY) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        int rc = r->type == REDIS_REPLY_ARRAY ? 0 : -1;
         freeReplyObject(r);
-        return -1;
-    }
-    if (r->elements == 0) {
-        freeReplyObject(r);
-        return 0;
+        return rc;
     }
     struct outbox_entry *grown = vec_reserve(b->e, &b->cap, b->n + r->elements, sizeof *grown, 64);
     if (grown == NULL) {
@@ -910,47 +907,35 @@ int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t m
 
 int store_sink_cursor(struct store *s, int32_t p, const char *sink, char out[CW_STREAM_ID_MAX])
 {
-    if (store_connect(s) < 0)
-        return -1;
     char key[KEY_MAX];
     key_fmt(key, sizeof key, s, p, "sink:", sink);
     const char *argv[] = {"GET", key};
-    redisReply *r = redisCommandArgv(s->ctx, 2, argv, NULL);
-    if (r == NULL) {
-        store_drop(s, "GET sink cursor");
+    redisReply *r = command(s, 2, argv, "GET sink cursor");
+    if (r == NULL)
         return -1;
-    }
-    int rc = reply_error(s, r, "GET sink cursor");
-    if (rc == 0) {
-        if (r->type == REDIS_REPLY_STRING && r->len > 0 && r->len < CW_STREAM_ID_MAX) {
-            memcpy(out, r->str, r->len);
-            out[r->len] = '\0';
-        } else {
-            strcpy(out, "0");
-        }
+    if (r->type == REDIS_REPLY_STRING && r->len > 0 && r->len < CW_STREAM_ID_MAX) {
+        memcpy(out, r->str, r->len);
+        out[r->len] = '\0';
+    } else {
+        strcpy(out, "0");
     }
     freeReplyObject(r);
-    return rc;
+    return 0;
 }
 
 int store_outbox_len(struct store *s, int32_t p, uint64_t *len)
 {
     *len = 0;
-    if (store_connect(s) < 0)
-        return -1;
     char key[KEY_MAX];
     key_fmt(key, sizeof key, s, p, "outbox", NULL);
     const char *argv[] = {"XLEN", key};
-    redisReply *r = redisCommandArgv(s->ctx, 2, argv, NULL);
-    if (r == NULL) {
-        store_drop(s, "XLEN outbox");
+    redisReply *r = command(s, 2, argv, "XLEN outbox");
+    if (r == NULL)
         return -1;
-    }
-    int rc = reply_error(s, r, "XLEN outbox");
-    if (rc == 0 && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
         *len = (uint64_t)r->integer;
     freeReplyObject(r);
-    return rc;
+    return 0;
 }
 
 int store_outbox_ack(struct store *s, int32_t p, const char *sink, const char *id,

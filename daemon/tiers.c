@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "vec.h"
 
@@ -215,8 +216,15 @@ static int index_rehash(struct spend_index *x)
     return 0;
 }
 
-void spend_index_remove(struct spend_index *x, uint64_t id_hash)
+/* The index's key of a customer id. */
+static uint64_t id_key(const char *id)
 {
+    return cw_hash64(id, strlen(id), 0);
+}
+
+void spend_index_remove(struct spend_index *x, const char *customer_id)
+{
+    uint64_t id_hash = id_key(customer_id);
     bool found;
     size_t i = index_find(x, id_hash, &found);
     if (!found)
@@ -226,14 +234,15 @@ void spend_index_remove(struct spend_index *x, uint64_t id_hash)
     x->count--;
 }
 
-int spend_index_put(struct spend_index *x, uint64_t id_hash, const struct customer *c)
+int spend_index_put(struct spend_index *x, const struct customer *c)
 {
+    uint64_t id_hash = id_key(c->id);
     int64_t top = cw_week_of(c->spend_ms);
     uint8_t n = 0;
     for (int b = 0; b < CW_SPEND_BUCKETS; b++)
         n += c->spend[customer_spend_slot(top - b)] != 0;
     if (n == 0) {
-        spend_index_remove(x, id_hash);
+        spend_index_remove(x, c->id);
         return 0;
     }
     struct spend_rec *r = malloc(sizeof *r + n * sizeof r->w[0]);

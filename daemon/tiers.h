@@ -74,10 +74,10 @@ int tier_derive(const struct config *cfg, const struct tier_cutoffs *t, const st
 struct spend_index;
 struct spend_index *spend_index_new(void);
 void spend_index_free(struct spend_index *x); /* accepts NULL */
-/* Records (or replaces) c's spend under id_hash, or removes it when c has none.
- * Returns 0, or -1 on ENOMEM (the index is unchanged). */
-int spend_index_put(struct spend_index *x, uint64_t id_hash, const struct customer *c);
-void spend_index_remove(struct spend_index *x, uint64_t id_hash);
+/* Records (or replaces) the spend of customer c (under its id), or removes it when c has
+ * none. Returns 0, or -1 on ENOMEM (the index is unchanged). */
+int spend_index_put(struct spend_index *x, const struct customer *c);
+void spend_index_remove(struct spend_index *x, const char *customer_id);
 size_t spend_index_count(const struct spend_index *x);
 /* Adds the trailing spend of every indexed customer. Returns 0, or -1 on ENOMEM. */
 int tier_sample_add_index(struct tier_sample *s, const struct config *cfg,

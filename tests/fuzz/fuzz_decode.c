@@ -62,21 +62,9 @@ static void pointer_set(struct json_pointer *p, const char *path)
         p->token[i] = NULL;
     }
     p->depth = 0;
-    while (*path == '/') {
-        const char *s = ++path;
-        size_t n = strcspn(s, "/"), o = 0;
-        char *tok = malloc(n + 1);
-        check(tok != NULL && p->depth < CW_PTR_MAX_DEPTH, "pointer_set");
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] == '~' && i + 1 < n && (s[i + 1] == '0' || s[i + 1] == '1'))
-                tok[o++] = s[++i] == '0' ? '~' : '/';
-            else
-                tok[o++] = s[i];
-        }
-        tok[o] = '\0';
-        p->token[p->depth++] = tok;
-        path = s + n;
-    }
+    bool oom = false;
+    if (*path != '\0')
+        check(json_pointer_parse(path, p, &oom) == NULL, "pointer_set");
 }
 
 /* The topics live for the whole run (libFuzzer never returns from its loop). */

@@ -9,6 +9,7 @@
 #include "backtest.h"
 #include "config.h"
 #include "decode.h"
+#include "fixtures.h"
 #include "replay.h"
 
 #define BT_DAY 86400000LL
@@ -266,18 +267,12 @@ Test(backtest, too_many_label_errors_stop)
  * those two rules alone; no repeats. */
 static void bt_replay_config(struct config *cfg)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->watch_score = 20;
-    cfg->alarm_score = 50;
-    cfg->max_message_bytes = 65536;
-    cfg->clock = CLOCK_EVENT;
+    fixture_config(cfg);
     for (int r = 0; r < RULE__COUNT; r++) {
         for (int t = 0; t < TIER__COUNT; t++) {
             struct rule_params *p = &cfg->rules[r].tier[t];
             p->enabled = r == RULE_ORDER_GAP || r == RULE_COMPLAINT_UNRESOLVED;
             p->weight = 30;
-            p->factor = 3;
-            p->min_orders = 3;
             p->duration_ms = 7 * BT_DAY;
             p->drop = 0.5;
             p->at_least = 3;

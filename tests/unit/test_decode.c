@@ -38,22 +38,9 @@ static void set_pointer(struct json_pointer *p, const char *path)
         p->token[i] = NULL;
     }
     p->depth = 0;
-    while (*path == '/') {
-        const char *s = ++path;
-        size_t n = strcspn(s, "/");
-        char *tok = malloc(n + 1), *o = tok;
-        cr_assert_not_null(tok);
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] == '~' && i + 1 < n && (s[i + 1] == '0' || s[i + 1] == '1'))
-                *o++ = s[++i] == '0' ? '~' : '/';
-            else
-                *o++ = s[i];
-        }
-        *o = '\0';
-        cr_assert_lt(p->depth, CW_PTR_MAX_DEPTH);
-        p->token[p->depth++] = tok;
-        path = s + n;
-    }
+    bool oom = false;
+    if (*path != '\0')
+        cr_assert_null(json_pointer_parse(path, p, &oom), "pointer %s", path);
 }
 
 static void topic_build(enum topic_kind kind, struct topic_config *t)
