@@ -692,6 +692,15 @@ static bool parse_bool(const char *s, bool *out)
     return false;
 }
 
+void json_pointer_clear(struct json_pointer *p)
+{
+    for (int i = 0; i < CW_PTR_MAX_DEPTH; i++) {
+        free(p->token[i]);
+        p->token[i] = NULL;
+    }
+    p->depth = 0;
+}
+
 const char *json_pointer_parse(const char *s, struct json_pointer *out, bool *oom)
 {
     struct json_pointer jp = {0};
@@ -1377,8 +1386,7 @@ static void parse_fields(struct parse *p, const char *path, const struct node *v
             perr(p, fv, sub, "%s, got %s", why, describe(d, fv));
             continue;
         }
-        for (int j = 0; j < CW_PTR_MAX_DEPTH; j++)
-            free(t->field[f].token[j]);
+        json_pointer_clear(&t->field[f]);
         t->field[f] = jp;
     }
 }

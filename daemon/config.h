@@ -48,6 +48,8 @@ struct json_pointer {
  * out on success; out is untouched otherwise). Returns NULL, or what is wrong with it
  * (*oom set when that is a lack of memory). */
 const char *json_pointer_parse(const char *s, struct json_pointer *out, bool *oom);
+/* Frees p's tokens and leaves it unmapped (depth 0). */
+void json_pointer_clear(struct json_pointer *p);
 
 struct topic_config {
     char *name;       /* owned */

@@ -50,11 +50,6 @@ void topic_config_clear(struct topic_config *t)
 {
     free(t->name);
     t->name = NULL;
-    for (int f = 0; f < F__COUNT; f++) {
-        for (int i = 0; i < CW_PTR_MAX_DEPTH; i++) {
-            free(t->field[f].token[i]);
-            t->field[f].token[i] = NULL;
-        }
-        t->field[f].depth = 0;
-    }
+    for (int f = 0; f < F__COUNT; f++)
+        json_pointer_clear(&t->field[f]);
 }

@@ -57,11 +57,7 @@ static void check(bool ok, const char *what)
 /* Sets the JSON pointer `path` ("/a/b", "~0" and "~1" unescaped; "" unmaps the field). */
 static void pointer_set(struct json_pointer *p, const char *path)
 {
-    for (int i = 0; i < CW_PTR_MAX_DEPTH; i++) {
-        free(p->token[i]);
-        p->token[i] = NULL;
-    }
-    p->depth = 0;
+    json_pointer_clear(p);
     bool oom = false;
     if (*path != '\0')
         check(json_pointer_parse(path, p, &oom) == NULL, "pointer_set");

@@ -33,11 +33,7 @@ enum topic_kind {
  * "" unmaps the field. */
 static void set_pointer(struct json_pointer *p, const char *path)
 {
-    for (int i = 0; i < CW_PTR_MAX_DEPTH; i++) {
-        free(p->token[i]);
-        p->token[i] = NULL;
-    }
-    p->depth = 0;
+    json_pointer_clear(p);
     bool oom = false;
     if (*path != '\0')
         cr_assert_null(json_pointer_parse(path, p, &oom), "pointer %s", path);
