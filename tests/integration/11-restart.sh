@@ -65,6 +65,7 @@ drained() {
         [ "$(cw_redis GET "cw$1:{p$p}:sink:kafka")" = "$last" ] || return 1
     done
 }
+for run in a b; do cw_wait_swept "cw$run" 2; done
 cw_wait_for 'drained a && drained b' 60 || cw_fail "outboxes not drained"
 cw_stop_pid "$A" 30 || cw_fail "churnwatchd (A) exited with status $?"
 cw_stop_pid "$B" 30 || cw_fail "churnwatchd (B) exited with status $?"

@@ -125,6 +125,7 @@ drained() {
         _dr_p=$((_dr_p + 1))
     done
 }
+for run in a b; do cw_wait_swept "cw$run" "$NP" 86400000; done # lateness 1d
 cw_wait_for 'drained a && drained b' 60 || cw_fail "outboxes not drained"
 cw_stop_pid "$A" 30 || cw_fail "churnwatchd (A) exited with status $?"
 cw_stop_pid "$B" 30 || cw_fail "churnwatchd (B) exited with status $?"

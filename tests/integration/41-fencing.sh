@@ -152,12 +152,14 @@ if [ "$X_RC" = running ]; then
     cw_pid_alive "$Y" || cw_fail "Y exited"
     echo "ok: Y took over X's partition and applied all $TOTAL orders"
 fi
+cw_wait_swept cwf 2
 cw_stop_pid "$Y" 30 || cw_fail "Y exited with status $? on SIGTERM"
 
 # ---- reference: one uninterrupted instance, its own group and prefix --------------------
 cw_spawn "$D/churnwatchd-r.log" "$CW_BIN/churnwatchd" -c "$D/cw-r.yaml"
 R=$CW_LAST_PID
 cw_wait_for 'test "$(applied cwr)" = "$TOTAL"' 60 || cw_fail "reference stopped at $(applied cwr)"
+cw_wait_swept cwr 2
 cw_stop_pid "$R" 30 || cw_fail "reference exited with status $?"
 
 dump() { cw_dump_state "$1" 2; } # prefix $1

@@ -115,12 +115,14 @@ produce 5
 produce 6
 caught_up "end of input"
 alive "end of input"
+cw_wait_swept cwf 2
 cw_stop_pid "$F" 30 || cw_fail "run F exited with status $? on SIGTERM"
 
 # ---- reference: the same input without faults, its own group and prefix -----------------
 cw_spawn "$D/churnwatchd-r.log" "$CW_BIN/churnwatchd" -c "$D/cw-r.yaml"
 R=$CW_LAST_PID
 cw_wait_for 'test "$(applied cwr)" = "$TOTAL"' 60 || cw_fail "reference stopped at $(applied cwr)"
+cw_wait_swept cwr 2
 cw_stop_pid "$R" 30 || cw_fail "reference exited with status $?"
 
 dump() { cw_dump_state "$1" 2; } # prefix $1

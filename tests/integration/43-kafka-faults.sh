@@ -221,6 +221,7 @@ bg_done "(2)"
 test "$SENT" -ge "$TOTAL" || cw_fail "only $SENT of $TOTAL orders in the topic"
 caught_up "end of input" cwf cwg cws
 alive "end of input" F="$F" G2="$G2" S2="$S2"
+for run in f g s; do cw_wait_swept "cw$run" 2; done
 for n in F G2 S2; do
     eval "pid=\$$n"
     cw_stop_pid "$pid" 30 || cw_fail "$n exited with status $? on SIGTERM"
@@ -230,6 +231,7 @@ done
 cw_spawn "$D/churnwatchd-r.log" "$CW_BIN/churnwatchd" -c "$D/cw-r.yaml"
 R=$CW_LAST_PID
 cw_wait_for 'test "$(applied cwr)" = "$SENT"' 60 || cw_fail "reference stopped at $(applied cwr)"
+cw_wait_swept cwr 2
 cw_stop_pid "$R" 30 || cw_fail "reference exited with status $?"
 
 dump() { cw_dump_state "$1" 2; } # prefix $1

@@ -225,6 +225,7 @@ drained() { # every sink cursor of run $1 at the end of its outbox stream
         _dr_p=$((_dr_p + 1))
     done
 }
+for run in a b c; do cw_wait_swept "cw$run" "$NP" 86400000; done # lateness 1d
 cw_wait_for 'drained a && drained b && drained c' 60 || cw_fail "outboxes not drained"
 cw_pid_alive "$C" || cw_fail "run C exited"
 cw_stop_pid "$A" 30 || cw_fail "churnwatchd (A) exited with status $?"

@@ -42,6 +42,8 @@ cw_wait_for "test \"\$(applied cwm)\" = $TOTAL" 60 || cw_fail "stopped at $(appl
 cw_spawn "$D/churnwatchd-r.log" "$CW_BIN/churnwatchd" -c "$D/cw-r.yaml"
 R=$CW_LAST_PID
 cw_wait_for "test \"\$(applied cwr)\" = $TOTAL" 60 || cw_fail "reference stopped at $(applied cwr)"
+cw_wait_swept cwr 2
+cw_wait_swept cwm 2
 cw_stop_pid "$M" 20 || cw_fail "churnwatchd exit status $?"
 cw_stop_pid "$R" 20 || cw_fail "reference exit status $?"
 

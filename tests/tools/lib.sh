@@ -294,6 +294,32 @@ cw_wait_applied() {
     done
 }
 
+# cw_due_behind PREFIX NPARTS [LATENESS_MS] — the number of due timers the sweep has not
+# reached yet: over partitions 0..NPARTS-1, the cw:{pN}:due entries at or before the
+# partition clock (@clock) minus engine.lateness. 0 once the daemon has swept every timer
+# its clock allows.
+CW_DUE_BEHIND_LUA='local n = 0
+for p = 0, tonumber(ARGV[2]) - 1 do
+  local k = ARGV[1] .. ":{p" .. p .. "}:"
+  local clock = redis.call("HGET", k .. "off", "@clock")
+  if clock then
+    n = n + redis.call("ZCOUNT", k .. "due", "-inf", tonumber(clock) - tonumber(ARGV[3]))
+  end
+end
+return n'
+cw_due_behind() {
+    cw_redis EVAL "$CW_DUE_BEHIND_LUA" 0 "$1" "$2" "${3:-0}"
+}
+
+# cw_wait_swept PREFIX NPARTS [LATENESS_MS] [TIMEOUT_S] — waits (default 30 s) until the
+# daemon has swept every timer its clock allows (cw_due_behind is 0). Call it before
+# stopping a run whose state is compared with another's: a run stopped right after its
+# last commit, before its next sweep, would leave timers unswept that the other run fired.
+cw_wait_swept() {
+    cw_wait_for "test \"\$(cw_due_behind '$1' '$2' '${3:-0}')\" = 0" "${4:-30}" ||
+        cw_fail "$1: $(cw_due_behind "$1" "$2" "${3:-0}") due timers not swept in ${4:-30} s"
+}
+
 # cw_dump_state PREFIX NPARTS — prints what churnwatchd keeps under PREFIX for partitions
 # 0..NPARTS-1: every customer's stored state (escaped, sorted by key), the offsets hash
 # (partition clock and tier cut-offs included), the due timers and the held late events.
