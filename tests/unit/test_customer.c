@@ -1,10 +1,12 @@
 /* test_customer.c — customer state encoding, cw_hash64, customer_table, due_queue. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "customer.h"
+#include "customer_golden.h"
 #include "customer_table.h"
 #include "due_queue.h"
 #include "rules.h"
@@ -341,6 +343,128 @@ Test(customer, new_parts_validated)
     cr_assert_eq(buf[n - 11], LEVEL_ALARM);
     buf[n - 11] = LEVEL_ALARM + 1;
     cr_assert_eq(customer_decode(&b, "l", buf, n), -1);
+}
+
+/* ---- states written by earlier releases (customer_golden.h): read, and upgraded ---- */
+
+/* Decodes `len` golden bytes (from an exact-size heap copy, so ASan catches any read past
+ * the end) into *out, and checks that every shorter prefix is rejected and that the state
+ * encodes, in the current version, to bytes that decode to the same state. */
+static void decode_old(const uint8_t *bytes, size_t len, const char *id, struct customer *out)
+{
+    struct customer again;
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
+    for (size_t cut = 0; cut <= len; cut++) {
+        uint8_t *copy = malloc(cut ? cut : 1);
+        cr_assert_not_null(copy);
+        memcpy(copy, bytes, cut);
+        int rc = customer_decode(cut == len ? out : &again, id, copy, cut);
+        free(copy);
+        if (cut < len)
+            cr_assert_eq(rc, -1, "version %u: %zu of %zu bytes accepted", bytes[0], cut, len);
+        else
+            cr_assert_eq(rc, 0, "version %u: golden bytes rejected", bytes[0]);
+    }
+    size_t n = customer_encode(out, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(customer_decode(&again, id, buf, n), 0);
+    assert_same(out, &again);
+}
+
+/* fill_rich as versions 2 and 3 stored it: no evidence with the active alerts */
+static void fill_rich_without_evidence(struct customer *c)
+{
+    fill_rich(c);
+    for (int r = 0; r < RULE__COUNT; r++)
+        if (c->alerts[r].active)
+            c->alerts[r].ev_value = c->alerts[r].ev_threshold = c->alerts[r].ev_baseline = NAN;
+}
+
+Test(customer_versions, rich_state_of_each_version)
+{
+    struct customer want, got;
+    fill_rich(&want);
+    decode_old(golden_v4_rich, sizeof golden_v4_rich, want.id, &got);
+    assert_same(&want, &got);
+    fill_rich_without_evidence(&want);
+    decode_old(golden_v3_rich, sizeof golden_v3_rich, want.id, &got);
+    assert_same(&want, &got);
+    /* version 2 had no flag for an event-set tier: strategic counts as set (fill_rich's) */
+    decode_old(golden_v2_rich, sizeof golden_v2_rich, want.id, &got);
+    assert_same(&want, &got);
+}
+
+Test(customer_versions, real_states_of_version_4)
+{
+    struct customer c;
+    uint64_t bits;
+
+    /* one open ticket, nothing else: the bench's 1 M phase */
+    decode_old(golden_v4_ticket, sizeof golden_v4_ticket, "b0000001", &c);
+    cr_assert_eq(c.tier, TIER_STANDARD);
+    cr_assert_eq(c.tier_set, 0);
+    cr_assert_eq(c.order_count, 0);
+    cr_assert_eq(c.total_spend, 0);
+    cr_assert_eq(c.last_event_ms, 1704067200000LL);
+    cr_assert_eq(c.n_tickets, 1);
+    cr_assert_eq(c.tickets[0].id_hash, 14119417576425264594ULL);
+    cr_assert_eq(c.tickets[0].opened_ms, 1704067200000LL);
+    cr_assert_eq(c.tickets[0].replied, 0);
+    cr_assert_eq(c.recent_pos, 1);
+    cr_assert_eq(c.recent_ids[0], 8542187575194000147ULL);
+    cr_assert_eq(c.recent_ids[1], 0);
+    cr_assert_eq(c.level, LEVEL_OK);
+    cr_assert_eq(c.next_due_ms, 1704240000001LL);
+
+    /* a simulator customer: orders, a manager, an open ticket, an active alert */
+    decode_old(golden_v4_sim, sizeof golden_v4_sim, "c011116", &c);
+    cr_assert_eq(c.tier, TIER_KEY);
+    cr_assert_eq(c.tier_set, 1);
+    cr_assert_eq(c.order_count, 25);
+    cr_assert_eq(c.first_order_ms, 1672566659000LL);
+    cr_assert_eq(c.last_order_ms, 1681517016000LL);
+    cr_assert_eq(c.last_event_ms, 1681517016000LL);
+    memcpy(&bits, &c.total_spend, sizeof bits);
+    cr_assert_eq(bits, 0x40dae16666666667ULL, "27525.600000000002, not whole cents");
+    cr_assert_eq(c.manager_hash, 5144248973324574118ULL);
+    cr_assert_eq(c.n_tickets, 1);
+    cr_assert_eq(c.tickets[0].id_hash, 17993990636867062805ULL);
+    cr_assert_eq(c.tickets[0].opened_ms, 1680822491000LL);
+    cr_assert_eq(c.recent_pos, 7);
+    cr_assert_eq(c.recent_ids[0], 15178916432718958186ULL);
+    cr_assert_eq(c.spend_ms, 1681517016000LL);
+    cr_assert_eq(c.spend[9], 70889);
+    cr_assert_eq(c.spend[16], 0);
+    cr_assert_eq(c.spend[24], 132740);
+    const struct alert_state *a = &c.alerts[RULE_SUPPORT_UNANSWERED];
+    cr_assert_eq(a->active, 1);
+    cr_assert_eq(a->started_ms, 1680995291000LL);
+    cr_assert_eq(a->last_sent_ms, 1681600091000LL);
+    cr_assert_eq(a->repeats, 1);
+    cr_assert(a->ev_value == 216 && a->ev_threshold == 48 && a->ev_baseline == 0);
+    cr_assert_eq(c.score, 20);
+    cr_assert_eq(c.level, LEVEL_WATCH);
+    cr_assert_eq(c.next_due_ms, 1682204891001LL);
+
+    /* a CDNOW customer: a year of orders, an active order_gap alert, no timer */
+    decode_old(golden_v4_cdnow, sizeof golden_v4_cdnow, "c00005", &c);
+    cr_assert_eq(c.order_count, 11);
+    cr_assert_eq(c.first_order_ms, 852120000000LL);
+    cr_assert_eq(c.last_order_ms, 883828800000LL);
+    memcpy(&bits, &c.total_spend, sizeof bits);
+    cr_assert_eq(bits, 0x407819c28f5c28f4ULL, "385.6099999999999");
+    cr_assert_eq(c.manager_hash, 0);
+    cr_assert_eq(c.recent_pos, 3);
+    cr_assert_eq(c.recent_ids[1], 1635884915046740899ULL);
+    cr_assert_eq(c.spend[1], 4646);
+    cr_assert_eq(c.spend[41], 4047);
+    a = &c.alerts[RULE_ORDER_GAP];
+    cr_assert_eq(a->active, 1);
+    cr_assert_eq(a->started_ms, 894196800000LL);
+    cr_assert_eq(a->last_sent_ms, 894196800000LL);
+    cr_assert(a->ev_value == 120 && a->ev_threshold == 120 && a->ev_baseline == 36.7);
+    cr_assert_eq(c.score, 30);
+    cr_assert_eq(c.next_due_ms, CW_NO_DUE);
 }
 
 Test(customer, hash64)
