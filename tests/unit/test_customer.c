@@ -132,7 +132,7 @@ Test(customer, round_trip_rich_state)
     fill_rich(&a);
     size_t n = customer_encode(&a, buf, sizeof buf);
     cr_assert_gt(n, 0);
-    cr_assert_eq(buf[0], 4, "version byte");
+    cr_assert_eq(buf[0], 5, "version byte");
     cr_assert_eq(customer_decode(&b, a.id, buf, n), 0);
     assert_same(&a, &b);
     /* encoding is canonical: the decoded state encodes to the same bytes */
@@ -147,7 +147,8 @@ Test(customer, round_trip_empty_state_is_small)
     customer_init(&a, "x");
     size_t n = customer_encode(&a, buf, sizeof buf);
     cr_assert_gt(n, 0);
-    cr_assert_lt(n, 48, "empty state took %zu bytes", n);
+    /* version, flags, flags, last_event_ms 0: nothing else */
+    cr_assert_eq(n, 4, "empty state took %zu bytes", n);
     cr_assert_eq(customer_decode(&b, "x", buf, n), 0);
     assert_same(&a, &b);
 }
@@ -158,6 +159,8 @@ Test(customer, worst_case_fits_the_maximum)
     uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
     fill_rich(&a);
     a.n_tickets = CW_MAX_OPEN;
+    for (int i = 0; i < CW_MAX_OPEN; i++)
+        a.tickets[i].id_hash = UINT64_MAX - (uint64_t)i;
     for (int i = 0; i < CW_RECENT_EVENT_IDS; i++)
         a.recent_ids[i] = UINT64_MAX - (uint64_t)i;
     for (int r = 0; r < RULE__COUNT; r++)
@@ -170,6 +173,9 @@ Test(customer, worst_case_fits_the_maximum)
         a.spend[i] = UINT64_MAX;
     size_t n = customer_encode(&a, buf, sizeof buf);
     cr_assert_gt(n, 0);
+    struct customer b;
+    cr_assert_eq(customer_decode(&b, a.id, buf, n), 0, "extreme times and amounts come back");
+    assert_same(&a, &b);
     /* too small a buffer: 0, never an overflow */
     cr_assert_eq(customer_encode(&a, buf, n - 1), 0);
     cr_assert_eq(customer_encode(&a, buf, 0), 0);
@@ -193,6 +199,45 @@ Test(customer, truncated_encodings_rejected)
     cr_assert_eq(customer_decode(&b, "x", NULL, 0), -1);
 }
 
+/* After a successful decode: the state is in range, and encodes to bytes that decode to
+ * the same state (whatever form the input had). */
+static void assert_decoded_sane(const struct customer *b)
+{
+    struct customer again;
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
+    cr_assert_leq(b->n_complaints, CW_MAX_OPEN);
+    cr_assert_leq(b->n_tickets, CW_MAX_OPEN);
+    cr_assert_lt(b->tier, TIER__COUNT);
+    cr_assert_leq(b->level, LEVEL_ALARM);
+    cr_assert_lt(b->recent_pos, CW_RECENT_EVENT_IDS);
+    cr_assert_leq(b->low_rating, 5);
+    cr_assert_geq(b->low_last_ms, b->low_since_ms);
+    cr_assert_geq(b->manager_last_ms, b->manager_since_ms);
+    size_t n = customer_encode(b, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(customer_decode(&again, b->id, buf, n), 0);
+    assert_same(b, &again);
+}
+
+/* Flips a few bytes of the first `len` of `buf` (seeded), decodes an exact-size copy:
+ * rejected, or a sane state. */
+static void corrupt_and_decode(uint8_t *buf, size_t len, unsigned *seed)
+{
+    struct customer b;
+    for (int k = 0; k < 3; k++) {
+        *seed = *seed * 1103515245u + 12345u;
+        buf[(*seed >> 8) % len] ^= (uint8_t)(*seed >> 20);
+    }
+    uint8_t *copy = malloc(len);
+    cr_assert_not_null(copy);
+    memcpy(copy, buf, len);
+    int rc = customer_decode(&b, "z", copy, len);
+    free(copy);
+    cr_assert(rc == 0 || rc == -1);
+    if (rc == 0)
+        assert_decoded_sane(&b);
+}
+
 Test(customer, garbage_rejected)
 {
     struct customer a, b;
@@ -202,39 +247,53 @@ Test(customer, garbage_rejected)
 
     buf[n] = 0; /* trailing byte */
     cr_assert_eq(customer_decode(&b, "x", buf, n + 1), -1);
-    buf[0] = 5; /* unknown version */
+    buf[0] = 6; /* unknown version */
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
     buf[0] = 1; /* the version before the second milestone: rejected, state restarts */
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
-    buf[0] = 4;
-    buf[2] = TIER__COUNT; /* tier out of range */
+    buf[0] = 0;
     cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
-    buf[2] = TIER_STRATEGIC;
+    buf[0] = 5;
     cr_assert_eq(customer_decode(&b, "x", buf, n), 0);
+    /* tier and level share the second flags byte: 3 is neither */
+    uint8_t more = buf[2];
+    buf[2] = (uint8_t)(more | 0x03);
+    cr_assert_eq(customer_decode(&b, "x", buf, n), -1, "tier 3");
+    buf[2] = (uint8_t)(more | 0x0c);
+    cr_assert_eq(customer_decode(&b, "x", buf, n), -1, "level 3");
+    buf[2] = more;
+    cr_assert_eq(customer_decode(&b, "x", buf, n), 0);
+
+    /* version 4 bytes of fill_rich: the old decoder's checks */
+    uint8_t old[sizeof golden_v4_rich + 1];
+    memcpy(old, golden_v4_rich, sizeof golden_v4_rich);
+    size_t on = sizeof golden_v4_rich;
+    cr_assert_eq(customer_decode(&b, "x", old, on), 0);
+    old[on] = 0;
+    cr_assert_eq(customer_decode(&b, "x", old, on + 1), -1, "trailing byte");
+    old[2] = TIER__COUNT; /* tier out of range */
+    cr_assert_eq(customer_decode(&b, "x", old, on), -1);
+    old[2] = TIER_STRATEGIC;
     /* versions 2 and 3 have no evidence after each active alert */
-    buf[0] = 3;
-    cr_assert_eq(customer_decode(&b, "x", buf, n), -1);
-
-    /* without active alerts, versions 3 and 2 read the same bytes; 2 had no flag bit 7 */
-    struct customer plain;
-    customer_init(&plain, "p");
-    plain.tier = TIER_KEY;
-    plain.tier_set = 1;
-    plain.order_count = 3;
-    size_t pn = customer_encode(&plain, buf, sizeof buf);
-    buf[0] = 3;
-    cr_assert_eq(customer_decode(&b, "p", buf, pn), 0);
-    cr_assert_eq(b.tier_set, 1);
-    buf[0] = 2;
-    cr_assert_eq(customer_decode(&b, "p", buf, pn), -1);
-    buf[1] &= 0x7f;
-    cr_assert_eq(customer_decode(&b, "p", buf, pn), 0);
+    old[0] = 3;
+    cr_assert_eq(customer_decode(&b, "x", old, on), -1);
+    old[0] = 2;
+    cr_assert_eq(customer_decode(&b, "x", old, on), -1);
+    /* without the evidence, version 3 reads the same bytes; 2 had no flag bit 7 */
+    cr_assert_eq(customer_decode(&b, "x", golden_v3_rich, sizeof golden_v3_rich), 0);
+    memcpy(old, golden_v3_rich, sizeof golden_v3_rich);
+    old[0] = 2;
+    cr_assert_eq(customer_decode(&b, "x", old, sizeof golden_v3_rich), -1, "version 2, bit 7");
+    old[1] &= 0x7f;
+    cr_assert_eq(customer_decode(&b, "x", old, sizeof golden_v3_rich), 0);
     cr_assert_eq(b.tier_set, 1, "version 2: a tier other than standard was set by an event");
-    cr_assert_eq(b.order_count, 3);
 
-    /* an over-long varint: 11 continuation bytes */
+    /* an over-long varint: 11 continuation bytes (order_count of version 2, last_event_ms
+     * of version 5) */
     uint8_t bad[16] = {2, 0, 0};
     memset(bad + 3, 0xff, 11);
+    cr_assert_eq(customer_decode(&b, "x", bad, 14), -1);
+    bad[0] = 5;
     cr_assert_eq(customer_decode(&b, "x", bad, 14), -1);
 
     /* too many open complaints */
@@ -243,49 +302,49 @@ Test(customer, garbage_rejected)
     c.n_complaints = 1;
     c.complaints[0].id_hash = 5;
     size_t m = customer_encode(&c, buf, sizeof buf);
-    size_t count_at = 3 + 1 + 3 + 8 + 8; /* version, flags, tier, count, 3 times, spend, mgr */
+    size_t count_at = 4; /* version, flags, flags, last_event_ms 0 */
+    cr_assert_eq(buf[1], 0x02, "only the complaints flag");
     cr_assert_eq(buf[count_at], 1);
     buf[count_at] = CW_MAX_OPEN + 1;
     cr_assert_eq(customer_decode(&b, "y", buf, m), -1);
     buf[count_at] = 0;
     cr_assert_eq(customer_decode(&b, "y", buf, m), -1);
 
-    /* random bytes and random corruptions of a valid encoding: never a crash */
+    /* random corruptions of valid encodings, current and old: never a crash, and what is
+     * accepted is a sane state */
     unsigned seed = 12345;
     for (int round = 0; round < 3000; round++) {
         fill_rich(&a);
         n = customer_encode(&a, buf, sizeof buf);
         seed = seed * 1103515245u + 12345u;
-        size_t len = 1 + (seed >> 8) % n;
-        for (int k = 0; k < 3; k++) {
+        corrupt_and_decode(buf, 1 + (seed >> 8) % n, &seed);
+        const uint8_t *g = round % 3 == 0 ? golden_v4_rich
+                           : round % 3 == 1 ? golden_v4_sim : golden_v2_rich;
+        size_t gn = round % 3 == 0 ? sizeof golden_v4_rich
+                    : round % 3 == 1 ? sizeof golden_v4_sim : sizeof golden_v2_rich;
+        memcpy(buf, g, gn);
+        seed = seed * 1103515245u + 12345u;
+        corrupt_and_decode(buf, 1 + (seed >> 8) % gn, &seed);
+    }
+    /* random bytes after each version byte */
+    for (int round = 0; round < 3000; round++) {
+        size_t len = 1 + (size_t)round % 64;
+        for (size_t i = 1; i < len; i++) {
             seed = seed * 1103515245u + 12345u;
-            buf[(seed >> 8) % len] ^= (uint8_t)(seed >> 20);
+            buf[i] = (uint8_t)(seed >> 16);
         }
-        if (round % 2)
-            buf[0] = 2;
-        uint8_t *copy = malloc(len);
-        memcpy(copy, buf, len);
-        int rc = customer_decode(&b, "z", copy, len);
-        cr_assert(rc == 0 || rc == -1);
-        if (rc == 0) {
-            cr_assert_leq(b.n_complaints, CW_MAX_OPEN);
-            cr_assert_leq(b.n_tickets, CW_MAX_OPEN);
-            cr_assert_lt(b.tier, TIER__COUNT);
-            cr_assert_lt(b.recent_pos, CW_RECENT_EVENT_IDS);
-            cr_assert_leq(b.low_rating, 5);
-            cr_assert_geq(b.low_last_ms, b.low_since_ms);
-            cr_assert_geq(b.manager_last_ms, b.manager_since_ms);
-        }
-        free(copy);
+        buf[0] = (uint8_t)(2 + round % 4);
+        corrupt_and_decode(buf, len, &seed);
     }
 }
 
-/* The encoding of the richer state: each new part is checked on decoding. */
-Test(customer, new_parts_validated)
+/* The parts of the encoding are checked on decoding. */
+Test(customer, parts_validated)
 {
     struct customer a, b;
     uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
     size_t n;
+    const size_t at = 4; /* version, flags, flags, last_event_ms 0 */
 
     /* a low rating must be 1..5: find the byte after the flags-selected parts by
      * encoding a customer with only that part */
@@ -295,7 +354,6 @@ Test(customer, new_parts_validated)
     a.low_last_ms = 20;
     n = customer_encode(&a, buf, sizeof buf);
     cr_assert_eq(buf[1], 0x20, "only the low-rating flag");
-    size_t at = 3 + 1 + 3 + 8 + 8; /* version, flags, tier, count, 3 times, spend, manager */
     cr_assert_eq(buf[at], 1);
     cr_assert_eq(customer_decode(&b, "v", buf, n), 0);
     cr_assert_eq(b.low_last_ms, 20);
@@ -310,7 +368,8 @@ Test(customer, new_parts_validated)
     a.spend[0] = 5;
     n = customer_encode(&a, buf, sizeof buf);
     cr_assert_eq(buf[1], 0x40);
-    /* spend_ms 1000 is zigzag 2000: 2 bytes; then the mask (1), then the bucket (5) */
+    /* spend_ms - 0 is zigzag 2000: 2 bytes; then the mask (1: the week of spend_ms), then
+     * the bucket (5) */
     cr_assert_eq(buf[at + 2], 1);
     cr_assert_eq(buf[at + 3], 5);
     cr_assert_eq(customer_decode(&b, "w", buf, n), 0);
@@ -332,17 +391,161 @@ Test(customer, new_parts_validated)
     m += n - (at + 3);
     cr_assert_eq(customer_decode(&b, "w", big, m), -1);
 
-    /* the state's level is kept: the level has memory (hysteresis) */
+    /* the spend mask counts weeks back from that of spend_ms, whatever their slots */
+    customer_init(&a, "s");
+    a.spend_ms = 1700000000000LL;
+    int64_t top = cw_week_of(a.spend_ms);
+    a.spend[customer_spend_slot(top)] = 1;
+    a.spend[customer_spend_slot(top - 1)] = 2;
+    a.spend[customer_spend_slot(top - CW_SPEND_BUCKETS + 1)] = 3;
+    a.last_event_ms = a.spend_ms;
+    n = customer_encode(&a, buf, sizeof buf);
+    /* spend_ms - last_event_ms is 0: one byte; the mask: bits 0, 1 and 51 */
+    uint8_t want_mask[] = {0x83, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x04, 1, 2, 3};
+    cr_assert_eq(n, 3 + 6 + 1 + sizeof want_mask, "%zu bytes", n);
+    cr_assert(memcmp(buf + 3 + 6 + 1, want_mask, sizeof want_mask) == 0);
+    cr_assert_eq(customer_decode(&b, "s", buf, n), 0);
+    assert_same(&a, &b);
+
+    /* the level has memory (hysteresis): kept, in bits 2-3 of the second flags byte */
     customer_init(&a, "l");
     a.level = LEVEL_ALARM;
     a.score = 10;
     n = customer_encode(&a, buf, sizeof buf);
     cr_assert_eq(customer_decode(&b, "l", buf, n), 0);
     cr_assert_eq(b.level, LEVEL_ALARM);
-    /* the level byte is followed by next_due_ms (CW_NO_DUE: a 10-byte varint) */
-    cr_assert_eq(buf[n - 11], LEVEL_ALARM);
-    buf[n - 11] = LEVEL_ALARM + 1;
-    cr_assert_eq(customer_decode(&b, "l", buf, n), -1);
+    cr_assert_eq(buf[2], LEVEL_ALARM << 2 | 0x40, "level, and the risk (score 10) follows");
+}
+
+/* Numbers (total_spend, evidence, score): whole cents and sums of cents in 1-5 bytes,
+ * anything else in 9, every value bit for bit. */
+Test(customer, numbers_exact)
+{
+    static const struct {
+        double d;
+        size_t bytes; /* of the number */
+    } cases[] = {
+        {0.01, 1},      {0.5, 1},         {1, 2},        {20, 2},       {49.99, 2},
+        {385.61, 3},    {98765.43, 4},    {0.1 + 0.2, 1 + 1}, /* 30 cents, 1 ulp off */
+        {27525.600000000002, 4 + 1},      {1e13 - 0.01, 8},
+        {0.123456789, 9}, {-1, 9},        {-0.0, 9},     {1e300, 9},    {INFINITY, 9},
+        {NAN, 9},       {4.9e-324, 1 + 1}, /* 0 cents, 1 ulp off */
+        {1e14, 9}, /* 2^53 cents and more: raw */
+    };
+    struct customer a, b;
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
+    customer_init(&a, "n");
+    a.order_count = 1;
+    size_t base = customer_encode(&a, buf, sizeof buf) - 1; /* total_spend 0: 1 byte */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        a.total_spend = cases[i].d;
+        size_t n = customer_encode(&a, buf, sizeof buf);
+        cr_assert_eq(customer_decode(&b, "n", buf, n), 0, "case %zu", i);
+        cr_assert(memcmp(&a.total_spend, &b.total_spend, sizeof(double)) == 0, "case %zu: %.17g",
+                  i, cases[i].d);
+        cr_assert_eq(n - base, cases[i].bytes, "case %zu (%.17g): %zu bytes", i, cases[i].d,
+                     n - base);
+    }
+    /* sums of random amounts in cents, as total_spend adds them up: exact, and compact
+     * while orders only add up (a few ulps from whole cents); with cancellations a sum
+     * that falls back near 0 can keep an error of many of its ulps, then it takes 9 */
+    for (int cancels = 0; cancels < 2; cancels++) {
+        unsigned seed = 99;
+        double sum = 0;
+        int compact = 0;
+        for (int i = 0; i < 20000; i++) {
+            seed = seed * 1103515245u + 12345u;
+            double amount = (double)((seed >> 8) % 100000) / 100.0;
+            sum = !cancels || (seed & 1) || sum < amount ? sum + amount : sum - amount;
+            a.total_spend = sum;
+            size_t n = customer_encode(&a, buf, sizeof buf);
+            cr_assert_eq(customer_decode(&b, "n", buf, n), 0);
+            cr_assert(memcmp(&a.total_spend, &b.total_spend, sizeof(double)) == 0, "%.17g", sum);
+            compact += n - base < 9;
+        }
+        if (!cancels)
+            cr_assert_eq(compact, 20000, "every sum of orders in cents and an offset");
+        else
+            cr_assert_geq(compact, 19900, "%d of 20000 sums with cancellations compact", compact);
+    }
+
+    /* malformed numbers (total_spend of a customer with orders) */
+    customer_init(&a, "m");
+    a.order_count = 1;
+    const size_t at = 4 + 3; /* version, flags, flags, last_event_ms 0, count, 2 times */
+    size_t n = customer_encode(&a, buf, sizeof buf);
+    cr_assert_eq(n, at + 1);
+    cr_assert_eq(buf[at], 1, "0 cents");
+    cr_assert_eq(customer_decode(&b, "m", buf, n), 0);
+    buf[at] = 2; /* an offset follows, but there is none */
+    cr_assert_eq(customer_decode(&b, "m", buf, n), -1);
+    buf[n] = 0; /* an offset of 0 is never written */
+    cr_assert_eq(customer_decode(&b, "m", buf, n + 1), -1);
+    buf[n] = 1; /* 0 cents, one ulp down: negative */
+    cr_assert_eq(customer_decode(&b, "m", buf, n + 1), -1);
+    buf[n] = 2; /* 0 cents, one ulp up: the smallest subnormal */
+    cr_assert_eq(customer_decode(&b, "m", buf, n + 1), 0);
+    cr_assert_eq(b.total_spend, 4.9e-324);
+    /* 65535 ulps is the limit: zigzag 131070 = 0xfe 0xff 0x07, 65536 = 0x80 0x80 0x08 */
+    memcpy(buf + n, (uint8_t[]){0xfe, 0xff, 0x07}, 3);
+    cr_assert_eq(customer_decode(&b, "m", buf, n + 3), 0);
+    memcpy(buf + n, (uint8_t[]){0x80, 0x80, 0x08}, 3);
+    cr_assert_eq(customer_decode(&b, "m", buf, n + 3), -1);
+    /* 2^53 cents: varint of 2^54 + 1 */
+    uint64_t v = (1ull << 54) + 1;
+    size_t m = at;
+    while (v >= 0x80) {
+        buf[m++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    buf[m++] = (uint8_t)v;
+    cr_assert_eq(customer_decode(&b, "m", buf, m), -1);
+}
+
+/* Which slots of the recent event ids hold one: the ring before it wrapped, all of them,
+ * or any other set (then a mask byte follows). */
+Test(customer, recent_ids_forms)
+{
+    struct customer a, b;
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
+    const size_t at = 4; /* version, flags, flags, last_event_ms 0 */
+    static const struct {
+        uint8_t mask, pos, head;
+        size_t bytes;
+    } cases[] = {
+        {0x07, 3, 3, 1 + 3 * 8},             /* slots 0..2, next is 3 */
+        {0xff, 5, 5 | 1 << 3, 1 + 8 * 8},    /* full */
+        {0x89, 4, 4 | 2 << 3, 2 + 3 * 8},    /* slots 0, 3, 7 */
+        {0x07, 0, 0 | 2 << 3, 2 + 3 * 8},    /* slots 0..2 but next is 0 */
+        {0x01, 0, 0 | 2 << 3, 2 + 8},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        customer_init(&a, "r");
+        for (int s = 0; s < CW_RECENT_EVENT_IDS; s++)
+            if (cases[i].mask & (1u << s))
+                a.recent_ids[s] = 100 + (uint64_t)s;
+        a.recent_pos = cases[i].pos;
+        size_t n = customer_encode(&a, buf, sizeof buf);
+        cr_assert_eq(buf[at], cases[i].head, "case %zu", i);
+        cr_assert_eq(n - at, cases[i].bytes, "case %zu", i);
+        cr_assert_eq(customer_decode(&b, "r", buf, n), 0, "case %zu", i);
+        assert_same(&a, &b);
+    }
+    /* slots 0..2 (3 ids follow): other heads are rejected */
+    customer_init(&a, "r");
+    a.recent_ids[0] = a.recent_ids[1] = a.recent_ids[2] = 7;
+    a.recent_pos = 3;
+    size_t n = customer_encode(&a, buf, sizeof buf);
+    buf[at] = 3 | 3 << 3; /* no such form */
+    cr_assert_eq(customer_decode(&b, "r", buf, n), -1);
+    buf[at] = 3 | 4 << 3;
+    cr_assert_eq(customer_decode(&b, "r", buf, n), -1);
+    buf[at] = 0; /* slots 0 .. -1: none */
+    cr_assert_eq(customer_decode(&b, "r", buf, n), -1);
+    buf[at] = 2; /* slots 0..1: an id too many */
+    cr_assert_eq(customer_decode(&b, "r", buf, n), -1);
+    buf[at] = 3;
+    cr_assert_eq(customer_decode(&b, "r", buf, n), 0);
 }
 
 /* ---- states written by earlier releases (customer_golden.h): read, and upgraded ---- */
@@ -369,6 +572,12 @@ static void decode_old(const uint8_t *bytes, size_t len, const char *id, struct 
     cr_assert_gt(n, 0);
     cr_assert_eq(customer_decode(&again, id, buf, n), 0);
     assert_same(out, &again);
+}
+
+static size_t encoded_size(const struct customer *c)
+{
+    uint8_t buf[CW_CUSTOMER_ENCODED_MAX];
+    return customer_encode(c, buf, sizeof buf);
 }
 
 /* fill_rich as versions 2 and 3 stored it: no evidence with the active alerts */
@@ -415,6 +624,10 @@ Test(customer_versions, real_states_of_version_4)
     cr_assert_eq(c.recent_ids[1], 0);
     cr_assert_eq(c.level, LEVEL_OK);
     cr_assert_eq(c.next_due_ms, 1704240000001LL);
+    /* Redis keeps a value of at most 44 bytes in one allocation with its object header
+     * (embstr): version 5 takes 34 (version, 2 flags, last event 6, ticket 11, recent id
+     * 9, next due 5) */
+    cr_assert_eq(encoded_size(&c), 34);
 
     /* a simulator customer: orders, a manager, an open ticket, an active alert */
     decode_old(golden_v4_sim, sizeof golden_v4_sim, "c011116", &c);
@@ -445,6 +658,7 @@ Test(customer_versions, real_states_of_version_4)
     cr_assert_eq(c.score, 20);
     cr_assert_eq(c.level, LEVEL_WATCH);
     cr_assert_eq(c.next_due_ms, 1682204891001LL);
+    cr_assert_lt(encoded_size(&c), sizeof golden_v4_sim - 40, "%zu bytes", encoded_size(&c));
 
     /* a CDNOW customer: a year of orders, an active order_gap alert, no timer */
     decode_old(golden_v4_cdnow, sizeof golden_v4_cdnow, "c00005", &c);
@@ -465,6 +679,7 @@ Test(customer_versions, real_states_of_version_4)
     cr_assert(a->ev_value == 120 && a->ev_threshold == 120 && a->ev_baseline == 36.7);
     cr_assert_eq(c.score, 30);
     cr_assert_eq(c.next_due_ms, CW_NO_DUE);
+    cr_assert_lt(encoded_size(&c), sizeof golden_v4_cdnow - 40, "%zu bytes", encoded_size(&c));
 }
 
 Test(customer, hash64)

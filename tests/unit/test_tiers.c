@@ -158,6 +158,19 @@ Test(tiers, stored_form_round_trips_and_rejects_garbage)
     cr_assert_eq(tier_cutoffs_parse("", &b), -1);
 }
 
+/* A customer with nothing but a tier, as versions 2 to 4 wrote it: version, flags, tier,
+ * order_count, first and last order, last event, total_spend, manager hash, no active
+ * alert, score, level, next due time; all zero. */
+static size_t tiers_old_record(uint8_t *buf, uint8_t version, uint8_t flags, uint8_t tier)
+{
+    size_t n = 0;
+    buf[n++] = version;
+    buf[n++] = flags;
+    buf[n++] = tier;
+    memset(buf + n, 0, 4 + 8 + 8 + 1 + 8 + 1 + 1);
+    return n + 4 + 8 + 8 + 1 + 8 + 1 + 1;
+}
+
 Test(tiers, encoding_keeps_an_event_set_tier_and_reads_version_2)
 {
     struct customer c, d;
@@ -167,7 +180,7 @@ Test(tiers, encoding_keeps_an_event_set_tier_and_reads_version_2)
     c.tier_set = 1;
     size_t n = customer_encode(&c, buf, sizeof buf);
     cr_assert_gt(n, 3);
-    cr_assert_eq(buf[0], 4, "version 4");
+    cr_assert_eq(buf[0], 5, "version 5");
     cr_assert_eq(customer_decode(&d, "a", buf, n), 0);
     cr_assert_eq(d.tier, TIER_KEY);
     cr_assert_eq(d.tier_set, 1);
@@ -178,19 +191,26 @@ Test(tiers, encoding_keeps_an_event_set_tier_and_reads_version_2)
     cr_assert_eq(d.tier, TIER_KEY);
     cr_assert_eq(d.tier_set, 0);
 
+    /* versions 3 and 4 say in flag bit 7 whether the tier was set by an event */
+    for (uint8_t v = 3; v <= 4; v++) {
+        n = tiers_old_record(buf, v, 0x80, TIER_KEY);
+        cr_assert_eq(customer_decode(&d, "a", buf, n), 0);
+        cr_assert_eq(d.tier, TIER_KEY);
+        cr_assert_eq(d.tier_set, 1);
+        n = tiers_old_record(buf, v, 0, TIER_KEY);
+        cr_assert_eq(customer_decode(&d, "a", buf, n), 0);
+        cr_assert_eq(d.tier_set, 0);
+    }
     /* version 2 had no derived tiers: a non-standard tier was set by an event */
-    buf[0] = 2;
+    n = tiers_old_record(buf, 2, 0, TIER_KEY);
     cr_assert_eq(customer_decode(&d, "a", buf, n), 0);
+    cr_assert_eq(d.tier, TIER_KEY);
     cr_assert_eq(d.tier_set, 1);
-    c.tier = TIER_STANDARD;
-    n = customer_encode(&c, buf, sizeof buf);
-    buf[0] = 2;
+    n = tiers_old_record(buf, 2, 0, TIER_STANDARD);
     cr_assert_eq(customer_decode(&d, "a", buf, n), 0);
     cr_assert_eq(d.tier_set, 0);
     /* bit 7 did not exist in version 2 */
-    c.tier_set = 1;
-    n = customer_encode(&c, buf, sizeof buf);
-    buf[0] = 2;
+    n = tiers_old_record(buf, 2, 0x80, TIER_STANDARD);
     cr_assert_eq(customer_decode(&d, "a", buf, n), -1);
 }
 
