@@ -39,8 +39,8 @@ static char *join_signals(const cJSON *arr)
     return out;
 }
 
-int am_notice_parse(const char *json, size_t len, const char *generator_url,
-                    struct am_notice *out, const char **why)
+int am_notice_parse(const char *json, size_t len, const char *generator_url, struct am_notice *out,
+                    const char **why)
 {
     memset(out, 0, sizeof *out);
     cJSON *n = cJSON_ParseWithLength(json, len);

@@ -26,8 +26,8 @@ struct am_notice {
 /* Makes the Alertmanager alert of notice json[0..len). generator_url may be NULL. Returns
  * 0, or -1 with the reason in *why (a static string) when the notice is not an alert
  * object or lacks a field. Release with am_notice_clear. */
-int am_notice_parse(const char *json, size_t len, const char *generator_url,
-                    struct am_notice *out, const char **why);
+int am_notice_parse(const char *json, size_t len, const char *generator_url, struct am_notice *out,
+                    const char **why);
 void am_notice_clear(struct am_notice *n); /* frees n->alert (may be NULL) */
 
 /* Sets alert's endsAt (RFC 3339, milliseconds) to ends_ms, or to its startsAt when that is

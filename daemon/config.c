@@ -1465,10 +1465,9 @@ static bool contains_nocase(const char *s, const char *word)
  * about a world-readable config. */
 static bool header_is_sensitive(const char *name)
 {
-    return strcasecmp(name, "authorization") == 0 ||
-           strcasecmp(name, "proxy-authorization") == 0 || strcasecmp(name, "cookie") == 0 ||
-           secret_key_is_sensitive(name) || contains_nocase(name, "token") ||
-           contains_nocase(name, "key");
+    return strcasecmp(name, "authorization") == 0 || strcasecmp(name, "proxy-authorization") == 0 ||
+           strcasecmp(name, "cookie") == 0 || secret_key_is_sensitive(name) ||
+           contains_nocase(name, "token") || contains_nocase(name, "key");
 }
 
 static void parse_headers(struct parse *p, const char *path, const struct node *v,

@@ -71,10 +71,10 @@ void http_client_free(struct http_client *h)
     free(h);
 }
 
-#define SETOPT(opt, val)                                                                       \
-    do {                                                                                       \
-        if (rc == CURLE_OK)                                                                    \
-            rc = curl_easy_setopt(h->easy, opt, val);                                          \
+#define SETOPT(opt, val)                                                                           \
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = curl_easy_setopt(h->easy, opt, val);                                              \
     } while (0)
 
 struct http_client *http_client_new(const char *name, const struct http_sink_config *hs,
@@ -135,8 +135,8 @@ struct http_client *http_client_new(const char *name, const struct http_sink_con
     return h;
 }
 
-int http_client_post(struct http_client *h, const char *body, size_t len,
-                     const char *const *extra, size_t n_extra)
+int http_client_post(struct http_client *h, const char *body, size_t len, const char *const *extra,
+                     size_t n_extra)
 {
     if (h->busy)
         return -1;
@@ -146,8 +146,9 @@ int http_client_post(struct http_client *h, const char *body, size_t len,
     const char *fixed[] = {"Content-Type: application/json", "Expect:"};
     bool oom = false;
     for (size_t i = 0; i < 2 + h->n_headers + n_extra && !oom; i++) {
-        const char *line = i < 2 ? fixed[i] : i < 2 + h->n_headers ? h->headers[i - 2]
-                                                                   : extra[i - 2 - h->n_headers];
+        const char *line = i < 2                  ? fixed[i]
+                           : i < 2 + h->n_headers ? h->headers[i - 2]
+                                                  : extra[i - 2 - h->n_headers];
         struct curl_slist *l = curl_slist_append(h->req_headers, line);
         if (l == NULL)
             oom = true;
@@ -214,7 +215,7 @@ int http_client_poll(struct http_client *h, struct http_result *r)
     r->what[0] = '\0';
     if (result != CURLE_OK) {
         printable(r->what, sizeof r->what,
-                  h->errbuf[0] ? h->errbuf
+                  h->errbuf[0]     ? h->errbuf
                   : mc != CURLM_OK ? curl_multi_strerror(mc)
                                    : curl_easy_strerror(result));
         return 1;

@@ -15,9 +15,9 @@ struct http_client;
 
 /* What a finished request gave. */
 struct http_result {
-    long status;     /* HTTP status of the last response; 0 when there was none */
-    char what[320];  /* for a log line: the transport error, or the start of the response
-                      * body (control characters replaced), and a redirect not followed */
+    long status;    /* HTTP status of the last response; 0 when there was none */
+    char what[320]; /* for a log line: the transport error, or the start of the response
+                     * body (control characters replaced), and a redirect not followed */
 };
 
 /* A client for hs (url, timeout, TLS, redirects, headers). `url` overrides hs->url when
@@ -30,8 +30,8 @@ void http_client_free(struct http_client *h);
 /* Starts a POST of body[0..len) (copied) with Content-Type: application/json, the
  * configured headers and extra[0..n_extra) ("Name: value" lines). Returns 0, or -1 when a
  * request is in flight or libcurl refused it (logged). */
-int http_client_post(struct http_client *h, const char *body, size_t len,
-                     const char *const *extra, size_t n_extra);
+int http_client_post(struct http_client *h, const char *body, size_t len, const char *const *extra,
+                     size_t n_extra);
 /* Drives the request in flight without blocking. Returns 0 while it runs, 1 when it has
  * finished (*r filled; the client is free for the next one), -1 when none is in flight. */
 int http_client_poll(struct http_client *h, struct http_result *r);

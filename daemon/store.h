@@ -152,10 +152,8 @@ int store_sink_hash_get(struct store *s, const char *sink, const char *hash, siz
 /* One HSCAN step over partition p's hash (about `count` fields; start with cursor "0",
  * done when it is "0" again; a field may come twice): calls each(arg, field, value,
  * value_len) per field, with strings valid during the call. Returns 0 or -1. */
+typedef void store_hash_each(void *arg, const char *field, const char *value, size_t value_len);
 int store_sink_hash_scan(struct store *s, int32_t p, const char *sink, const char *hash,
-                         char cursor[32], size_t count,
-                         void (*each)(void *arg, const char *field, const char *value,
-                                      size_t value_len),
-                         void *arg);
+                         char cursor[32], size_t count, store_hash_each *each, void *arg);
 
 #endif

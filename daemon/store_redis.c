@@ -1067,10 +1067,7 @@ int store_sink_hash_get(struct store *s, const char *sink, const char *hash, siz
 }
 
 int store_sink_hash_scan(struct store *s, int32_t p, const char *sink, const char *hash,
-                         char cursor[32], size_t count,
-                         void (*each)(void *arg, const char *field, const char *value,
-                                      size_t value_len),
-                         void *arg)
+                         char cursor[32], size_t count, store_hash_each *each, void *arg)
 {
     char key[KEY_MAX], count_s[24];
     if (sink_hash_key(key, s, p, sink, hash) < 0)

@@ -32,13 +32,13 @@
 
 #define AM_HASH "firing"
 #define AM_PATH "/api/v2/alerts"
-#define AM_LIFETIME_FACTOR 3   /* endsAt = now + this x resend_interval */
+#define AM_LIFETIME_FACTOR 3    /* endsAt = now + this x resend_interval */
 #define AM_RESEND_RETRY_MS 5000 /* a failed re-send round starts again after this (at most) */
 
 struct am_partition {
     bool owned;
-    bool scanning;           /* a re-send round is under way (HSCAN cursor below) */
-    int64_t next_ms;         /* monotonic: the next round */
+    bool scanning;   /* a re-send round is under way (HSCAN cursor below) */
+    int64_t next_ms; /* monotonic: the next round */
     int64_t round_start_ms;
     char cursor[32];
 };
@@ -80,7 +80,6 @@ static void retry_resend(struct sink_am *am, int32_t p)
 
 /* ---- notices of the outbox batch ---- */
 
-
 /* Replaces alert's labels with a copy of labels. */
 static bool set_labels(cJSON *alert, const cJSON *labels)
 {
@@ -96,9 +95,8 @@ struct chunk {
     bool *sent;               /* n: notice i is in the request */
     cJSON **alert;            /* n: notice i's alert, owned by arr once sent */
     int32_t *part;
-    const char **id;
-    char **prev;              /* stored objects (HGET), owned */
-    char **value;             /* objects to store (HSET), owned */
+    char **prev;  /* stored objects (HGET), owned */
+    char **value; /* objects to store (HSET), owned */
     struct sink_hash_op *ops;
 };
 
@@ -130,7 +128,6 @@ static void chunk_free(struct chunk *c)
     free(c->sent);
     free(c->alert);
     free(c->part);
-    free(c->id);
     free(c->prev);
     free(c->value);
     free(c->ops);
@@ -157,8 +154,8 @@ static bool chunk_add(struct sink_am *am, struct chunk *c, size_t i, cJSON *arr,
         if (ok)
             ok = (c->value[i] = cJSON_PrintUnformatted(nt->alert)) != NULL;
         if (ok) {
-            c->ops[(*n_ops)++] = (struct sink_hash_op){c->part[i], nt->alert_id, c->value[i],
-                                                        strlen(c->value[i])};
+            c->ops[(*n_ops)++] =
+                (struct sink_hash_op){c->part[i], nt->alert_id, c->value[i], strlen(c->value[i])};
             ok = am_alert_set_ends(nt->alert, now + am->lifetime_ms) == 0;
         }
     } else {
@@ -192,12 +189,10 @@ static void start_chunk(struct sink_am *am)
     c.sent = calloc(c.n, sizeof *c.sent);
     c.alert = calloc(c.n, sizeof *c.alert);
     c.part = calloc(c.n, sizeof *c.part);
-    c.id = calloc(c.n, sizeof *c.id);
     c.prev = calloc(c.n, sizeof *c.prev);
     c.value = calloc(c.n, sizeof *c.value);
     c.ops = calloc(c.n, sizeof *c.ops);
-    if (!arr || !c.notice || !c.sent || !c.alert || !c.part || !c.id || !c.prev || !c.value ||
-        !c.ops)
+    if (!arr || !c.notice || !c.sent || !c.alert || !c.part || !c.prev || !c.value || !c.ops)
         goto oom;
     for (size_t i = 0; i < c.n; i++) {
         const struct outbox_entry *e = &b->e[start + i];
@@ -209,9 +204,7 @@ static void start_chunk(struct sink_am *am)
                 log_error("alertmanager sink: outbox entry %s of partition %" PRId32
                           " skipped: %s (%" PRIu64 " similar lines suppressed)",
                           e->id, e->partition, why, suppressed);
-            continue;
         }
-        c.id[i] = c.notice[i].alert_id;
     }
     /* the stored objects, for the labels the alerts were last sent with */
     int32_t *parts = calloc(c.n, sizeof *parts);
@@ -221,7 +214,7 @@ static void start_chunk(struct sink_am *am)
     for (size_t i = 0; rc == 0 && i < c.n; i++)
         if (c.notice[i].alert) {
             parts[n_ids] = c.part[i];
-            ids[n_ids++] = c.id[i];
+            ids[n_ids++] = c.notice[i].alert_id;
         }
     if (rc == 0)
         rc = store_sink_hash_get(am->store, am->base.name, AM_HASH, n_ids, parts, ids, prev);
@@ -308,9 +301,8 @@ static void start_resend(struct sink_am *am, int32_t p)
         strcpy(ap->cursor, "0");
     }
     struct resend r = {cJSON_CreateArray(), clock_wall_ms() + am->lifetime_ms, 0};
-    if (r.arr == NULL ||
-        store_sink_hash_scan(am->store, p, am->base.name, AM_HASH, ap->cursor, am->max_alerts,
-                             resend_one, &r) < 0) {
+    if (r.arr == NULL || store_sink_hash_scan(am->store, p, am->base.name, AM_HASH, ap->cursor,
+                                              am->max_alerts, resend_one, &r) < 0) {
         cJSON_Delete(r.arr);
         retry_resend(am, p);
         return;

@@ -79,8 +79,8 @@ static void record(struct recv_state *st, struct MHD_Connection *c, const char *
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *data, size_t *data_size, void **con_cls)
+                                  const char *method, const char *version, const char *data,
+                                  size_t *data_size, void **con_cls)
 {
     struct recv_state *st = cls;
     struct upload *up = *con_cls;
@@ -165,7 +165,7 @@ int main(int argc, char **argv)
     struct recv_state st = {.fail_status = 500};
     const char *port_file = NULL, *cert = NULL, *key = NULL;
     long port = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL)
             usage();
@@ -185,7 +185,6 @@ int main(int argc, char **argv)
             key = v;
         else
             usage();
-        i++;
     }
     if (st.dir == NULL || port < 0 || port > 65535 || (cert == NULL) != (key == NULL) ||
         st.fail_status < 100 || st.fail_status > 599)
@@ -213,13 +212,12 @@ int main(int argc, char **argv)
         flags |= MHD_USE_TLS;
     }
     struct MHD_Daemon *d =
-        cert ? MHD_start_daemon(flags, 0, NULL, NULL, on_request, &st, MHD_OPTION_SOCK_ADDR,
-                                &addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        cert ? MHD_start_daemon(flags, 0, NULL, NULL, on_request, &st, MHD_OPTION_SOCK_ADDR, &addr,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                                 MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
                                 key_pem, MHD_OPTION_END)
-             : MHD_start_daemon(flags, 0, NULL, NULL, on_request, &st, MHD_OPTION_SOCK_ADDR,
-                                &addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                MHD_OPTION_END);
+             : MHD_start_daemon(flags, 0, NULL, NULL, on_request, &st, MHD_OPTION_SOCK_ADDR, &addr,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "webhook-recv: cannot listen on 127.0.0.1:%ld%s\n", port,
                 cert ? " with TLS" : "");
@@ -237,8 +235,9 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    fprintf(stderr, "webhook-recv: listening on %s://127.0.0.1:%u, failing the first %ld "
-                    "requests with %u\n",
+    fprintf(stderr,
+            "webhook-recv: listening on %s://127.0.0.1:%u, failing the first %ld "
+            "requests with %u\n",
             cert ? "https" : "http", bound, st.fail_first, st.fail_status);
     int sig;
     sigwait(&sigs, &sig);

@@ -296,24 +296,23 @@ Test(sinks_config, both_on)
 {
     char errs[1024];
     setenv("CW_SINKTEST_SECRET", "from the environment", 1);
-    struct config *cfg = sinkcfg_load(
-        "  alertmanager:\n"
-        "    url: http://127.0.0.1:9093\n"
-        "    resend_interval: 30s\n"
-        "    generator_url: https://crm.example/c\n"
-        "    headers: {Authorization: {env: CW_SINKTEST_SECRET}}\n"
-        "  webhook:\n"
-        "    url: https://hooks.example/churn\n"
-        "    secret: {env: CW_SINKTEST_SECRET}\n"
-        "    timeout: 1500ms\n"
-        "    tls_verify: false\n"
-        "    ca_file: config/good-full.yaml\n"
-        "    follow_redirects: yes\n"
-        "    max_alerts: 1\n"
-        "    headers:\n"
-        "      X-Team: ops\n"
-        "      X-Api-Token: t0ken\n",
-        errs, sizeof errs);
+    struct config *cfg = sinkcfg_load("  alertmanager:\n"
+                                      "    url: http://127.0.0.1:9093\n"
+                                      "    resend_interval: 30s\n"
+                                      "    generator_url: https://crm.example/c\n"
+                                      "    headers: {Authorization: {env: CW_SINKTEST_SECRET}}\n"
+                                      "  webhook:\n"
+                                      "    url: https://hooks.example/churn\n"
+                                      "    secret: {env: CW_SINKTEST_SECRET}\n"
+                                      "    timeout: 1500ms\n"
+                                      "    tls_verify: false\n"
+                                      "    ca_file: config/good-full.yaml\n"
+                                      "    follow_redirects: yes\n"
+                                      "    max_alerts: 1\n"
+                                      "    headers:\n"
+                                      "      X-Team: ops\n"
+                                      "      X-Api-Token: t0ken\n",
+                                      errs, sizeof errs);
     cr_assert_not_null(cfg, "%s", errs);
     const struct http_sink_config *am = &cfg->sink_alertmanager, *wh = &cfg->sink_webhook;
     cr_assert(am->enabled);
@@ -336,8 +335,8 @@ Test(sinks_config, both_on)
     cr_assert_str_eq(wh->headers[1].value, "t0ken");
     /* a token written out in the file is remembered for the world-readable warning */
     cr_assert_not_null(cfg->literal_secret);
-    cr_assert(strstr(cfg->literal_secret, "sinks.webhook.headers.X-Api-Token") != NULL,
-              "%s", cfg->literal_secret);
+    cr_assert(strstr(cfg->literal_secret, "sinks.webhook.headers.X-Api-Token") != NULL, "%s",
+              cfg->literal_secret);
     config_free(cfg);
     unsetenv("CW_SINKTEST_SECRET");
 }
