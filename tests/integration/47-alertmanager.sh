@@ -8,9 +8,11 @@
 #  2. a firing alert stays active past its first endsAt (re-sent every resend_interval,
 #     2 s here, from the Redis hash of firing alerts);
 #  3. an order resolves a's alert: Alertmanager notifies it resolved with endsAt = the
-#     resolving event's time, and later re-sends never bring it back;
-#  4. across a restart: with the daemon stopped d expires in Alertmanager; the new daemon
-#     re-sends it from Redis as soon as it owns the partition.
+#     resolving event's time, and later re-sends never bring it back; an unanswered
+#     ticket raises d to alarm: its order_gap alert with severity=alarm arrives in the
+#     same request as the resolve of its severity=watch copy, so no stale copy stays;
+#  4. across a restart: with the daemon stopped d's alerts expire in Alertmanager; the
+#     new daemon re-sends them from Redis as soon as it owns the partition.
 set -u
 CW_ROOT=${CW_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$CW_ROOT/tests/tools/lib.sh"
@@ -65,6 +67,7 @@ sed -e 's/@GROUP@/it47/' -e 's/@PREFIX@/cw/' -e 's/@ALERTS@/alerts-47/' "$D/cw.t
 am_alerts() { curl -sf "$AM/api/v2/alerts"; } # the active ones
 am_alert() { am_alerts | jq -c ".[] | select(.labels.customer_id == \"$1\")"; }
 am_count() { am_alerts | jq length; }
+am_list() { am_alerts | jq -r '.[].labels | "\(.customer_id) \(.alertname) \(.severity)"' | sort; }
 epoch() { date -u -d "$1" +%s; }
 HASH='cw:{p0}:sink:alertmanager:firing'
 
@@ -112,34 +115,43 @@ ends2=$(echo "$d" | jq -r .endsAt)
 [ "$(epoch "$ends2")" -gt "$(epoch "$ends1")" ] || cw_fail "d's endsAt did not move: $ends1 -> $ends2"
 echo "ok: d still active after its first endsAt $ends1 (now ends $ends2)"
 
-# ---- 3. resolved ----
-ord a 61 a4 40 >"$D/resolve.tsv"
-cw_produce orders "$D/resolve.tsv" || cw_fail "produce the resolving order"
-resolved() { # the endsAt of Alertmanager's resolved notifications for a
+# ---- 3. resolved; a change of level ----
+{
+    ord a 61 a4 40                                    # resolves a's order_gap
+    printf 'd\t{"type":"support.opened","customer_id":"d","ts":"%s","ticket_id":"t1"}\n' "$(day 61)"
+    ord z 70 z2 1           # the clock: d's ticket is unanswered after 2 d, d goes to alarm
+} >"$D/more.tsv"
+cw_produce orders "$D/more.tsv" || cw_fail "produce the resolving order"
+resolved() { # CUSTOMER SEVERITY — endsAt of Alertmanager's resolved notifications
     for f in "$D"/notes/*.body; do
-        [ -f "$f" ] && jq -r '.alerts[] | select(.labels.customer_id == "a" and .status == "resolved") | .endsAt' "$f"
+        [ -f "$f" ] && jq -r ".alerts[] | select(.labels.customer_id == \"$1\" and .labels.severity == \"$2\" and .status == \"resolved\") | .endsAt" "$f"
     done
 }
-cw_wait_for 'test -n "$(resolved)"' 60 || cw_fail "Alertmanager did not notify a's alert resolved"
-cw_assert_eq "2020-03-02T00:00:00Z" "$(resolved | sort -u)" "endsAt of a's resolved notification"
-cw_assert_eq "d" "$(am_alerts | jq -r '.[].labels.customer_id')" "active alerts after the resolve"
-cw_assert_eq 1 "$(cw_redis HLEN "$HASH")" "firing alerts in the Redis hash"
-# two more re-send rounds (d's endsAt moves twice): a stays resolved
-e0=$(am_alert d | jq -r .endsAt)
-cw_wait_for "test \"\$(am_alert d | jq -r .endsAt)\" != '$e0'" 30 || cw_fail "no re-send"
-e1=$(am_alert d | jq -r .endsAt)
-cw_wait_for "test \"\$(am_alert d | jq -r .endsAt)\" != '$e1'" 30 || cw_fail "no re-send"
-cw_assert_eq "d" "$(am_alerts | jq -r '.[].labels.customer_id')" "active alerts after two more re-sends"
+cw_wait_for 'test -n "$(resolved a watch)"' 60 || cw_fail "Alertmanager did not notify a's alert resolved"
+cw_assert_eq "2020-03-02T00:00:00Z" "$(resolved a watch | sort -u)" "endsAt of a's resolved notification"
+cw_wait_for 'am_list | grep -q "^d order_gap alarm$"' 60 || cw_fail "d's order_gap not raised to alarm: $(am_list)"
+expected="d order_gap alarm
+d support_unanswered alarm"
+cw_assert_eq "$expected" "$(am_list)" "active alerts once d is at alarm (the watch copy resolved)"
+cw_wait_for 'test -n "$(resolved d watch)"' 60 || cw_fail "no resolved notification for d's watch copy"
+cw_assert_eq 2 "$(cw_redis HLEN "$HASH")" "firing alerts in the Redis hash"
+# two more re-send rounds (d's endsAt moves twice): a stays resolved, no watch copy
+e0=$(am_alert d | jq -r 'select(.labels.alertname == "order_gap") | .endsAt')
+cw_wait_for "test \"\$(am_alert d | jq -r 'select(.labels.alertname == \"order_gap\") | .endsAt')\" != '$e0'" 30 || cw_fail "no re-send"
+e1=$(am_alert d | jq -r 'select(.labels.alertname == "order_gap") | .endsAt')
+cw_wait_for "test \"\$(am_alert d | jq -r 'select(.labels.alertname == \"order_gap\") | .endsAt')\" != '$e1'" 30 || cw_fail "no re-send"
+cw_assert_eq "$expected" "$(am_list)" "active alerts after two more re-sends"
 cw_stop_pid "$pid" 30 || cw_fail "churnwatchd exit status $?"
 
 # ---- 4. across a restart ----
-cw_wait_for 'test "$(am_count)" = 0' 30 || cw_fail "d did not expire with the daemon stopped"
-echo "ok: d expired in Alertmanager while the daemon was stopped"
+cw_wait_for 'test "$(am_count)" = 0' 30 || cw_fail "d's alerts did not expire with the daemon stopped"
+echo "ok: d's alerts expired in Alertmanager while the daemon was stopped"
 cw_spawn "$D/churnwatchd-2.log" "$CW_BIN/churnwatchd" -c "$D/cw.yaml"
 pid=$CW_LAST_PID
-cw_wait_for 'test -n "$(am_alert d)"' 60 || cw_fail "d not re-sent after the restart"
-d=$(am_alert d)
-[ "$(epoch "$(echo "$d" | jq -r .endsAt)")" -gt "$(date -u +%s)" ] || cw_fail "d re-sent with an endsAt in the past: $d"
-cw_assert_eq "d" "$(am_alerts | jq -r '.[].labels.customer_id')" "active alerts after the restart"
+cw_wait_for 'test "$(am_count)" = 2' 60 || cw_fail "d's alerts not re-sent after the restart: $(am_list)"
+cw_assert_eq "$expected" "$(am_list)" "active alerts after the restart"
+for e in $(am_alerts | jq -r '.[].endsAt'); do
+    [ "$(epoch "$e")" -gt "$(date -u +%s)" ] || cw_fail "re-sent with an endsAt in the past: $e"
+done
 cw_stop_pid "$pid" 30 || cw_fail "churnwatchd exit status $?"
 echo "47-alertmanager: ok"
