@@ -9,7 +9,7 @@
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= gcc
-PKGS     := rdkafka yaml-0.1 hiredis libsystemd libcjson
+PKGS     := rdkafka yaml-0.1 hiredis libsystemd libcjson libcurl libcrypto
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASEFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) -MMD -MP -Idaemon \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -49,6 +49,10 @@ build/churnwatch: $(call rel_obj,daemon/churnwatch.c $(LIBSRC))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 build/%: $(REL)/tests/tools/%.o $(call rel_obj,$(LIBSRC))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# The HTTP(S) receiver of the sink tests (47, 48) serves with libmicrohttpd: a test tool's
+# library only, not linked into the daemon.
+$(REL)/tests/tools/webhook-recv.o: BASEFLAGS += $(shell pkg-config --cflags libmicrohttpd)
+build/webhook-recv: LDLIBS += $(shell pkg-config --libs libmicrohttpd)
 
 $(SAN)/churnwatchd: $(call san_obj,daemon/churnwatchd.c $(LIBSRC))
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "customer.h"
@@ -1049,6 +1050,10 @@ static void parse_rules(struct parse *p, const char *path, const struct node *k,
                         const struct node *v);
 static void parse_tier_derivation(struct parse *p, const char *path, const struct node *k,
                                   const struct node *v);
+static void parse_sink_alertmanager(struct parse *p, const char *path, const struct node *k,
+                                    const struct node *v);
+static void parse_sink_webhook(struct parse *p, const char *path, const struct node *k,
+                               const struct node *v);
 
 static const char *check_key_prefix(const char *s)
 {
@@ -1057,6 +1062,37 @@ static const char *check_key_prefix(const char *s)
     for (; *s != '\0'; s++)
         if (*s == '{' || *s == '}' || (unsigned char)*s <= ' ')
             return "expected no braces or spaces (the key prefix precedes a {hash tag})";
+    return NULL;
+}
+
+static const char *check_http_url(const char *s)
+{
+    const char *host;
+    if (s[0] == '\0')
+        return NULL; /* absent */
+    if (strncasecmp(s, "http://", 7) == 0)
+        host = s + 7;
+    else if (strncasecmp(s, "https://", 8) == 0)
+        host = s + 8;
+    else
+        return "expected an http:// or https:// URL";
+    if (*host == '\0' || *host == '/')
+        return "expected a host after the scheme";
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s <= ' ' || *s == 0x7f)
+            return "expected a URL without spaces or control characters";
+    return NULL;
+}
+
+static const char *check_ca_file(const char *s)
+{
+    static char why[160];
+    if (s[0] == '\0')
+        return NULL; /* absent */
+    if (access(s, R_OK) != 0) {
+        snprintf(why, sizeof why, "cannot read the CA file: %s", strerror(errno));
+        return why;
+    }
     return NULL;
 }
 
@@ -1148,6 +1184,40 @@ static const struct option tiers_opts[] = {
 
 static const struct option sinks_opts[] = {
     {.name = "log", .type = T_BOOL, .offset = CFG(sink_log), .def = "true"},
+    {.name = "alertmanager", .type = T_CUSTOM, .custom = parse_sink_alertmanager},
+    {.name = "webhook", .type = T_CUSTOM, .custom = parse_sink_webhook},
+    {0},
+};
+
+#define HS(f) offsetof(struct http_sink_config, f)
+
+/* The keys of sinks.alertmanager and sinks.webhook, into struct http_sink_config.
+ * `headers` (both) and `secret` (webhook) are parsed by parse_http_sink. */
+static const struct option alertmanager_opts[] = {
+    {.name = "url", .type = T_OPT_STRING, .offset = HS(url), .check = check_http_url},
+    {.name = "timeout", .type = T_DUR_INT, .offset = HS(timeout_ms), .def = "10s",
+     .imin = 100, .imax = 300000},
+    {.name = "tls_verify", .type = T_BOOL, .offset = HS(tls_verify), .def = "true"},
+    {.name = "ca_file", .type = T_OPT_STRING, .offset = HS(ca_file), .check = check_ca_file},
+    {.name = "follow_redirects", .type = T_BOOL, .offset = HS(follow_redirects), .def = "false"},
+    {.name = "max_alerts", .type = T_SIZE, .offset = HS(max_alerts), .def = "500",
+     .imin = 1, .imax = 2048},
+    {.name = "resend_interval", .type = T_DUR_I64, .offset = HS(resend_interval_ms),
+     .def = "1m", .imin = 1000, .imax = 3600000},
+    {.name = "generator_url", .type = T_OPT_STRING, .offset = HS(generator_url),
+     .check = check_http_url},
+    {0},
+};
+
+static const struct option webhook_opts[] = {
+    {.name = "url", .type = T_OPT_STRING, .offset = HS(url), .check = check_http_url},
+    {.name = "timeout", .type = T_DUR_INT, .offset = HS(timeout_ms), .def = "5s",
+     .imin = 100, .imax = 300000},
+    {.name = "tls_verify", .type = T_BOOL, .offset = HS(tls_verify), .def = "true"},
+    {.name = "ca_file", .type = T_OPT_STRING, .offset = HS(ca_file), .check = check_ca_file},
+    {.name = "follow_redirects", .type = T_BOOL, .offset = HS(follow_redirects), .def = "false"},
+    {.name = "max_alerts", .type = T_SIZE, .offset = HS(max_alerts), .def = "100",
+     .imin = 1, .imax = 2048},
     {0},
 };
 
@@ -1261,12 +1331,12 @@ static int secret_value(struct parse *p, const char *path, const struct node *v,
     return 0;
 }
 
-static void parse_redis_password(struct parse *p, const char *path, const struct node *k,
-                                 const struct node *v)
+/* Sets *dst (a secret, secret_free) from `v`: written out, or {file|env|credential: ...}. */
+static void parse_secret_setting(struct parse *p, const char *path, const struct node *v,
+                                 char **dst)
 {
     char *secret = NULL;
 
-    (void)k;
     if (v->kind == N_MAP) {
         if (secret_value(p, path, v, &secret) < 0)
             return;
@@ -1282,8 +1352,15 @@ static void parse_redis_password(struct parse *p, const char *path, const struct
              "sequence");
         return;
     }
-    secret_free(p->cfg->redis_password);
-    p->cfg->redis_password = secret;
+    secret_free(*dst);
+    *dst = secret;
+}
+
+static void parse_redis_password(struct parse *p, const char *path, const struct node *k,
+                                 const struct node *v)
+{
+    (void)k;
+    parse_secret_setting(p, path, v, &p->cfg->redis_password);
 }
 
 static void kv_free(struct config *cfg)
@@ -1340,6 +1417,157 @@ static void parse_properties(struct parse *p, const char *path, const struct nod
             return;
         }
     }
+}
+
+/* ---- sinks.alertmanager and sinks.webhook ---- */
+
+static void http_sink_free(struct http_sink_config *hs, const struct option *opts)
+{
+    options_free(opts, hs);
+    for (size_t i = 0; i < hs->n_headers; i++) {
+        free(hs->headers[i].key);
+        secret_free(hs->headers[i].value);
+    }
+    free(hs->headers);
+    hs->headers = NULL;
+    hs->n_headers = 0;
+    secret_free(hs->secret);
+    hs->secret = NULL;
+}
+
+/* An HTTP header name (RFC 9110 token) that churnwatch does not set itself. */
+static const char *check_header_name(const char *s)
+{
+    static const char *const reserved[] = {"content-length", "transfer-encoding", "expect"};
+    if (s[0] == '\0')
+        return "empty header name";
+    for (const char *c = s; *c != '\0'; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *c) != NULL))
+            return "expected a header name of letters, digits and !#$%&'*+-.^_`|~";
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcasecmp(s, reserved[i]) == 0)
+            return "churnwatch sets this header itself";
+    if (strncasecmp(s, "x-churnwatch-", 13) == 0)
+        return "X-Churnwatch-* headers are churnwatch's own";
+    return NULL;
+}
+
+static bool contains_nocase(const char *s, const char *word)
+{
+    for (size_t n = strlen(word); *s != '\0'; s++)
+        if (strncasecmp(s, word, n) == 0)
+            return true;
+    return false;
+}
+
+/* Headers whose values are credentials: written out in the file, they earn the warning
+ * about a world-readable config. */
+static bool header_is_sensitive(const char *name)
+{
+    return strcasecmp(name, "authorization") == 0 || strcasecmp(name, "proxy-authorization") == 0 ||
+           strcasecmp(name, "cookie") == 0 || secret_key_is_sensitive(name) ||
+           contains_nocase(name, "token") || contains_nocase(name, "key");
+}
+
+static void parse_headers(struct parse *p, const char *path, const struct node *v,
+                          struct http_sink_config *hs)
+{
+    char sub[CFG_PATH_LEN], d[64];
+
+    if (!expect_map(p, path, v) || v->kind != N_MAP)
+        return;
+    hs->headers = calloc(v->n / 2 + 1, sizeof *hs->headers);
+    if (hs->headers == NULL) {
+        p->oom = true;
+        return;
+    }
+    for (size_t i = 0; i + 1 < v->n; i += 2) {
+        const struct node *hk = v->child[i], *hv = v->child[i + 1];
+        struct kv *kv = &hs->headers[hs->n_headers];
+        const char *why;
+        if (hk->bad || hv->bad)
+            continue;
+        path_join(sub, sizeof sub, path, hk->value);
+        if ((why = check_header_name(hk->value)) != NULL) {
+            perr(p, hk, path, "%s, got %s", why, describe(d, hk));
+            continue;
+        }
+        if (hv->kind == N_MAP) { /* {file: ...}, {env: ...} or {credential: ...} */
+            if (secret_value(p, sub, hv, &kv->value) < 0)
+                continue;
+        } else if (hv->kind != N_SCALAR || hv->null || hv->value[0] == '\0') {
+            perr(p, hv, sub, "expected a non-empty value, got %s", describe(d, hv));
+            continue;
+        } else {
+            if (header_is_sensitive(hk->value))
+                note_literal_secret(p, sub, hv);
+            kv->value = strdup(hv->value);
+            if (kv->value == NULL) {
+                p->oom = true;
+                return;
+            }
+        }
+        if (strpbrk(kv->value, "\r\n") != NULL) {
+            /* never quote the value: it may be a secret */
+            perr(p, hv, sub, "a header value cannot contain a line break");
+            secret_free(kv->value);
+            kv->value = NULL;
+            continue;
+        }
+        kv->key = strdup(hk->value);
+        hs->n_headers++;
+        if (kv->key == NULL) {
+            p->oom = true;
+            return;
+        }
+    }
+}
+
+/* sinks.alertmanager / sinks.webhook: present (not null) means on; url is required. */
+static void parse_http_sink(struct parse *p, const char *path, const struct node *k,
+                            const struct node *v, const struct option *opts,
+                            struct http_sink_config *hs, bool webhook)
+{
+    char sub[CFG_PATH_LEN];
+
+    if (v->kind == N_SCALAR && v->null)
+        return; /* "alertmanager:" with nothing: off */
+    if (!expect_map(p, path, v))
+        return;
+    hs->enabled = true;
+    bool url_given = false;
+    for (size_t i = 0; i + 1 < v->n; i += 2) {
+        const struct node *sk = v->child[i], *sv = v->child[i + 1];
+        const struct option *o;
+        if (sk->bad || sv->bad)
+            continue;
+        url_given = url_given || (strcmp(sk->value, "url") == 0 && !sv->null);
+        path_join(sub, sizeof sub, path, sk->value);
+        if (strcmp(sk->value, "headers") == 0) {
+            parse_headers(p, sub, sv, hs);
+        } else if (webhook && strcmp(sk->value, "secret") == 0) {
+            parse_secret_setting(p, sub, sv, &hs->secret);
+        } else if ((o = option_find(opts, sk->value)) != NULL) {
+            option_set(p, sub, o, sk, sv, hs);
+        } else {
+            unknown_key(p, path, sk);
+        }
+    }
+    if (!url_given)
+        perr(p, k, path, "missing required key \"url\"");
+}
+
+static void parse_sink_alertmanager(struct parse *p, const char *path, const struct node *k,
+                                    const struct node *v)
+{
+    parse_http_sink(p, path, k, v, alertmanager_opts, &p->cfg->sink_alertmanager, false);
+}
+
+static void parse_sink_webhook(struct parse *p, const char *path, const struct node *k,
+                               const struct node *v)
+{
+    parse_http_sink(p, path, k, v, webhook_opts, &p->cfg->sink_webhook, true);
 }
 
 static int field_lookup(const char *name)
@@ -1732,6 +1960,8 @@ struct config *config_load_buffer(const char *name, const char *buf, size_t len,
         return NULL;
     }
     options_defaults(&p, top_opts, p.cfg);
+    options_defaults(&p, alertmanager_opts, &p.cfg->sink_alertmanager);
+    options_defaults(&p, webhook_opts, &p.cfg->sink_webhook);
     rules_defaults(&p);
 
     root = build_tree(&p, p.buf, p.len);
@@ -1828,6 +2058,8 @@ void config_free(struct config *cfg)
     secret_free(cfg->redis_password);
     free(cfg->literal_secret);
     options_free(top_opts, cfg);
+    http_sink_free(&cfg->sink_alertmanager, alertmanager_opts);
+    http_sink_free(&cfg->sink_webhook, webhook_opts);
     for (size_t i = 0; i < cfg->n_topics; i++)
         topic_config_clear(&cfg->topics[i]);
     free(cfg->topics);

@@ -103,6 +103,24 @@ struct kv {
     char *value; /* owned */
 };
 
+/* An HTTP sink: sinks.alertmanager or sinks.webhook (docs/sinks.md). The sink is on when
+ * its section is present; url is then required. */
+struct http_sink_config {
+    bool enabled;
+    char *url;             /* owned; http:// or https:// */
+    int timeout_ms;        /* one request, connection included */
+    bool tls_verify;       /* default true: the server's certificate and name */
+    char *ca_file;         /* owned; NULL: the system's CAs */
+    bool follow_redirects; /* default false: a 3xx answer is a failed delivery */
+    struct kv *headers;    /* owned; added to every request; values may be secrets
+                            * (secret_free) */
+    size_t n_headers;
+    size_t max_alerts;          /* alerts per request */
+    int64_t resend_interval_ms; /* alertmanager: firing alerts are re-sent this often */
+    char *generator_url;        /* alertmanager: owned; NULL = none */
+    char *secret;               /* webhook: owned (secret_free); NULL = requests not signed */
+};
+
 struct config {
     char *path; /* owned: the file this was read from */
     char *literal_secret; /* owned; "LINE:COL: KEY" of the first secret written out in the
@@ -159,7 +177,9 @@ struct config {
     uint32_t tiers_min_buyers;    /* fewer buyers in a partition: none derived; default 100 */
 
     /* sinks: */
-    bool sink_log;         /* default true */
+    bool sink_log; /* default true */
+    struct http_sink_config sink_alertmanager; /* sinks.alertmanager */
+    struct http_sink_config sink_webhook;      /* sinks.webhook */
 
     /* logging: */
     int log_level;         /* enum log_level; default info */

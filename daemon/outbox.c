@@ -100,8 +100,11 @@ void outbox_partition_add(struct outbox *o, int32_t p)
         return;
     memset(op, 0, sizeof *op);
     op->owned = true;
-    for (size_t i = 0; i < o->n_sinks; i++)
+    for (size_t i = 0; i < o->n_sinks; i++) {
         op->pending[i] = true;
+        if (o->sinks[i].sink->ops->partition)
+            o->sinks[i].sink->ops->partition(o->sinks[i].sink, p, true);
+    }
 }
 
 void outbox_partition_remove(struct outbox *o, int32_t p)
@@ -109,6 +112,9 @@ void outbox_partition_remove(struct outbox *o, int32_t p)
     struct outbox_partition *op = part(o, p, false);
     if (op)
         memset(op, 0, sizeof *op);
+    for (size_t i = 0; i < o->n_sinks; i++)
+        if (o->sinks[i].sink->ops->partition)
+            o->sinks[i].sink->ops->partition(o->sinks[i].sink, p, false);
 }
 
 void outbox_mark_pending(struct outbox *o, int32_t p)

@@ -22,7 +22,8 @@ struct outbox;
 struct outbox *outbox_new(struct store *store, struct sink **sinks, size_t n);
 void outbox_free(struct outbox *o); /* accepts NULL */
 
-/* Partition p is now ours (deliver what it holds) or no longer ours. */
+/* Partition p is now ours (deliver what it holds) or no longer ours; the sinks that keep
+ * per-partition state are told (sink_ops.partition). */
 void outbox_partition_add(struct outbox *o, int32_t p);
 void outbox_partition_remove(struct outbox *o, int32_t p);
 /* New entries were committed for p. */

@@ -51,6 +51,31 @@ struct pipeline {
     volatile const int *stop;
 };
 
+/* Creates the sinks cfg turns on into sinks[0..*n): each has its own cursor (its name) in
+ * every partition's outbox. Returns 0, or -1 with the reason in err (none is left). */
+static int sinks_new(const struct config *cfg, struct store *store,
+                     struct sink *sinks[CW_MAX_SINKS], size_t *n, char *err, size_t err_len)
+{
+    const char *what = NULL;
+    *n = 0;
+    if (cfg->alerts_topic && (sinks[(*n)++] = sink_kafka_new(cfg)) == NULL)
+        what = "cannot create the Kafka alerts producer";
+    else if (cfg->sink_log && (sinks[(*n)++] = sink_log_new()) == NULL)
+        what = "out of memory";
+    else if (cfg->sink_alertmanager.enabled &&
+             (sinks[(*n)++] = sink_alertmanager_new(cfg, store)) == NULL)
+        what = "cannot create the Alertmanager sink";
+    else if (cfg->sink_webhook.enabled && (sinks[(*n)++] = sink_webhook_new(cfg)) == NULL)
+        what = "cannot create the webhook sink";
+    if (what == NULL)
+        return 0;
+    snprintf(err, err_len, "%s", what);
+    for (size_t i = 0; i + 1 < *n; i++)
+        sink_free(sinks[i]);
+    *n = 0;
+    return -1;
+}
+
 struct pipeline *pipeline_new(struct config *cfg, char *err, size_t err_len)
 {
     struct pipeline *pl = calloc(1, sizeof *pl);
@@ -62,28 +87,16 @@ struct pipeline *pipeline_new(struct config *cfg, char *err, size_t err_len)
     log_ratelimit_init(&pl->reject_rl, 5, 20);
     log_ratelimit_init(&pl->error_rl, 1, 5);
     pl->store = store_new(cfg);
+    if (pl->store == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
     struct sink *sinks[CW_MAX_SINKS];
-    size_t n = 0;
-    if (cfg->alerts_topic) {
-        sinks[n] = sink_kafka_new(cfg);
-        if (sinks[n] == NULL) {
-            snprintf(err, err_len, "cannot create the Kafka alerts producer");
-            goto fail;
-        }
-        n++;
-    }
-    if (cfg->sink_log) {
-        sinks[n] = sink_log_new();
-        if (sinks[n] == NULL) {
-            snprintf(err, err_len, "out of memory");
-            for (size_t i = 0; i < n; i++)
-                sink_free(sinks[i]);
-            goto fail;
-        }
-        n++;
-    }
+    size_t n;
+    if (sinks_new(cfg, pl->store, sinks, &n, err, err_len) < 0)
+        goto fail;
     pl->outbox = outbox_new(pl->store, sinks, n);
-    if (pl->store == NULL || pl->outbox == NULL) {
+    if (pl->outbox == NULL) {
         snprintf(err, err_len, "out of memory");
         for (size_t i = 0; i < n; i++)
             sink_free(sinks[i]);
@@ -591,6 +604,22 @@ int pipeline_run_once(struct pipeline *pl)
     return pl->fatal ? -1 : 0;
 }
 
+static bool str_changed(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* The settings of an HTTP sink that a reload is most likely to change (all need a
+ * restart). */
+static bool http_sink_changed(const struct http_sink_config *a, const struct http_sink_config *b)
+{
+    return a->enabled != b->enabled || str_changed(a->url, b->url) ||
+           str_changed(a->ca_file, b->ca_file) || a->tls_verify != b->tls_verify ||
+           a->timeout_ms != b->timeout_ms || a->n_headers != b->n_headers ||
+           a->max_alerts != b->max_alerts || a->resend_interval_ms != b->resend_interval_ms ||
+           str_changed(a->secret, b->secret);
+}
+
 void pipeline_reload(struct pipeline *pl, struct config *next)
 {
     struct config *cur = pl->cfg;
@@ -598,6 +627,10 @@ void pipeline_reload(struct pipeline *pl, struct config *next)
         cur->n_topics != next->n_topics || cur->redis_port != next->redis_port ||
         strcmp(cur->redis_host, next->redis_host) != 0)
         log_warn("reload: Kafka or Redis settings changed; they apply after a restart");
+    if (cur->sink_log != next->sink_log ||
+        http_sink_changed(&cur->sink_alertmanager, &next->sink_alertmanager) ||
+        http_sink_changed(&cur->sink_webhook, &next->sink_webhook))
+        log_warn("reload: sinks settings changed; they apply after a restart");
     /* Swap the reloadable parts in; config_free(next) then frees the old ones. */
     for (int r = 0; r < RULE__COUNT; r++) {
         struct rule_config tmp = cur->rules[r];

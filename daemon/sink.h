@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "store.h"
@@ -23,6 +24,9 @@ struct sink_ops {
      * NULL. Called once per loop iteration. */
     void (*poll)(struct sink *s);
     void (*free)(struct sink *s);
+    /* Partition p is now owned by this instance (owned) or no longer; may be NULL. For
+     * sinks that keep per-partition state of their own (the Alertmanager sink). */
+    void (*partition)(struct sink *s, int32_t p, bool owned);
 };
 
 struct sink {
@@ -30,9 +34,20 @@ struct sink {
     char name[32]; /* also the Redis cursor name */
 };
 
-/* Constructors: NULL on error (logged). Free with sink_free (accepts NULL). */
+/* Constructors: NULL on error (logged). Free with sink_free (accepts NULL). They copy what
+ * they need from cfg, except sink_kafka_new, which borrows it (the daemon's config
+ * outlives its sinks). sink_alertmanager_new borrows `store` (the pipeline's, freed after
+ * its sinks) for its hash of firing alerts (docs/sinks.md). */
 struct sink *sink_log_new(void);
 struct sink *sink_kafka_new(const struct config *cfg);
+struct sink *sink_alertmanager_new(const struct config *cfg, struct store *store);
+struct sink *sink_webhook_new(const struct config *cfg);
 void sink_free(struct sink *s);
+
+/* The webhook signature header's value for a request: "sha256=" and the hex HMAC-SHA256
+ * of timestamp + "." + body under secret (docs/sinks.md). Returns 0 or -1. */
+#define SINK_WEBHOOK_SIGNATURE_MAX 72
+int sink_webhook_sign(const char *secret, const char *timestamp, const char *body, size_t len,
+                      char out[SINK_WEBHOOK_SIGNATURE_MAX]);
 
 #endif

@@ -10,6 +10,8 @@
  *   P:{pN}:epoch            string  owner epoch, INCR'd by each new owner (fencing)
  *   P:{pN}:outbox           stream  alerts not yet delivered by every sink (k=customer, a=json)
  *   P:{pN}:sink:<name>      string  id of the last outbox entry that sink delivered
+ *   P:{pN}:sink:<name>:<h>  hash    what a sink must remember across restarts, e.g. the
+ *                                   Alertmanager sink's firing alerts (h = "firing")
  *
  * A batch is committed with one MULTI/EXEC per partition, guarded by WATCH on the epoch:
  * customers, due times, outbox entries and offsets land together or not at all.
@@ -129,5 +131,29 @@ int store_sink_cursor(struct store *s, int32_t p, const char *sink, char out[CW_
  * (the lowest cursor of all sinks) when it is not NULL. */
 int store_outbox_ack(struct store *s, int32_t p, const char *sink, const char *id,
                      const char *trim_before);
+
+/* A sink's hashes, P:{pN}:sink:<sink>:<hash>. A sink that needs them borrows the daemon's
+ * store (one connection, used from the main loop like every other call here). */
+struct sink_hash_op {
+    int32_t partition;
+    const char *field;
+    const char *value; /* HSET field value; NULL: HDEL field */
+    size_t value_len;
+};
+/* Applies ops[0..n) in order, in one pipeline. Returns 0, or -1 when any failed (some may
+ * have been applied). */
+int store_sink_hash_apply(struct store *s, const char *sink, const char *hash,
+                          const struct sink_hash_op *ops, size_t n);
+/* Reads field fields[i] of partition parts[i]'s hash for each i, in one pipeline: values[i]
+ * is a NUL-terminated copy (the caller frees each) or NULL when absent. Returns 0, or -1
+ * with every values[i] NULL. */
+int store_sink_hash_get(struct store *s, const char *sink, const char *hash, size_t n,
+                        const int32_t *parts, const char *const *fields, char **values);
+/* One HSCAN step over partition p's hash (about `count` fields; start with cursor "0",
+ * done when it is "0" again; a field may come twice): calls each(arg, field, value,
+ * value_len) per field, with strings valid during the call. Returns 0 or -1. */
+typedef void store_hash_each(void *arg, const char *field, const char *value, size_t value_len);
+int store_sink_hash_scan(struct store *s, int32_t p, const char *sink, const char *hash,
+                         char cursor[32], size_t count, store_hash_each *each, void *arg);
 
 #endif

@@ -969,3 +969,128 @@ io:
     store_drop(s, "append");
     return -1;
 }
+
+/* P:{pN}:sink:<sink>:<hash> into buf[KEY_MAX]. */
+static int sink_hash_key(char *buf, const struct store *s, int32_t p, const char *sink,
+                         const char *hash)
+{
+    char name[64];
+    int n = snprintf(name, sizeof name, "%s:%s", sink, hash);
+    if (n < 0 || (size_t)n >= sizeof name)
+        return -1;
+    return key_fmt(buf, KEY_MAX, s, p, "sink:", name);
+}
+
+int store_sink_hash_apply(struct store *s, const char *sink, const char *hash,
+                          const struct sink_hash_op *ops, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (store_connect(s) < 0)
+        return -1;
+    char key[KEY_MAX];
+    for (size_t i = 0; i < n; i++) {
+        if (sink_hash_key(key, s, ops[i].partition, sink, hash) < 0) {
+            store_drop(s, "key too long"); /* replies of queued commands would be unread */
+            return -1;
+        }
+        cmd_reset(s);
+        cmd_str(s, ops[i].value ? "HSET" : "HDEL");
+        cmd_str(s, key);
+        cmd_str(s, ops[i].field);
+        if (ops[i].value)
+            cmd_arg(s, ops[i].value, ops[i].value_len);
+        if (append(s) < 0) {
+            store_drop(s, "append");
+            return -1;
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r;
+        if (read_replies(s, 1, &r) < 0)
+            return -1;
+        if (reply_error(s, r, ops[i].value ? "HSET sink hash" : "HDEL sink hash") < 0)
+            rc = -1;
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+int store_sink_hash_get(struct store *s, const char *sink, const char *hash, size_t n,
+                        const int32_t *parts, const char *const *fields, char **values)
+{
+    for (size_t i = 0; i < n; i++)
+        values[i] = NULL;
+    if (n == 0)
+        return 0;
+    if (store_connect(s) < 0)
+        return -1;
+    char key[KEY_MAX];
+    for (size_t i = 0; i < n; i++) {
+        if (sink_hash_key(key, s, parts[i], sink, hash) < 0) {
+            store_drop(s, "key too long");
+            return -1;
+        }
+        const char *argv[] = {"HGET", key, fields[i]};
+        if (redisAppendCommandArgv(s->ctx, 3, argv, NULL) != REDIS_OK) {
+            store_drop(s, "append");
+            return -1;
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r;
+        if (read_replies(s, 1, &r) < 0) {
+            rc = -1;
+            break;
+        }
+        if (reply_error(s, r, "HGET sink hash") < 0) {
+            rc = -1;
+        } else if (r->type == REDIS_REPLY_STRING && rc == 0) {
+            values[i] = malloc(r->len + 1);
+            if (values[i] == NULL) {
+                rc = -1;
+            } else {
+                memcpy(values[i], r->str, r->len);
+                values[i][r->len] = '\0';
+            }
+        }
+        freeReplyObject(r);
+    }
+    if (rc < 0)
+        for (size_t i = 0; i < n; i++) {
+            free(values[i]);
+            values[i] = NULL;
+        }
+    return rc;
+}
+
+int store_sink_hash_scan(struct store *s, int32_t p, const char *sink, const char *hash,
+                         char cursor[32], size_t count, store_hash_each *each, void *arg)
+{
+    char key[KEY_MAX], count_s[24];
+    if (sink_hash_key(key, s, p, sink, hash) < 0)
+        return -1;
+    snprintf(count_s, sizeof count_s, "%zu", count);
+    const char *argv[] = {"HSCAN", key, cursor, "COUNT", count_s};
+    redisReply *r = command(s, 5, argv, "HSCAN sink hash");
+    if (r == NULL)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= 32 ||
+        r->element[1]->type != REDIS_REPLY_ARRAY) {
+        log_error("redis: HSCAN %s: unexpected reply", key);
+        freeReplyObject(r);
+        return -1;
+    }
+    memcpy(cursor, r->element[0]->str, r->element[0]->len);
+    cursor[r->element[0]->len] = '\0';
+    const redisReply *kv = r->element[1];
+    for (size_t i = 0; i + 1 < kv->elements; i += 2)
+        if (kv->element[i]->type == REDIS_REPLY_STRING &&
+            kv->element[i + 1]->type == REDIS_REPLY_STRING)
+            each(arg, kv->element[i]->str, kv->element[i + 1]->str, kv->element[i + 1]->len);
+    freeReplyObject(r);
+    return 0;
+}

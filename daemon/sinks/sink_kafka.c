@@ -131,7 +131,7 @@ static void sink_kafka_free(struct sink *s)
 }
 
 static const struct sink_ops sink_kafka_ops = {sink_kafka_submit, sink_kafka_settle,
-                                               sink_kafka_poll, sink_kafka_free};
+                                               sink_kafka_poll, sink_kafka_free, NULL};
 
 /* Creates the producer and its topic. Returns 0, or -1 (logged). */
 static int producer_open(struct sink_kafka *k)

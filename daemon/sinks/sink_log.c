@@ -31,7 +31,7 @@ static void sink_log_free(struct sink *s)
 }
 
 static const struct sink_ops sink_log_ops = {sink_log_submit, sink_log_settle, NULL,
-                                             sink_log_free};
+                                             sink_log_free, NULL};
 
 struct sink *sink_log_new(void)
 {

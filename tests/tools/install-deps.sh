@@ -18,6 +18,13 @@ PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 # The benchmark's instruction counts (make bench, tests/integration/50-bench-smoke.sh):
 # `churnwatch replay` under valgrind --tool=callgrind.
 PACKAGES="$PACKAGES valgrind"
+# The HTTP sinks (docs/sinks.md): libcurl (OpenSSL flavour) and libcrypto for the daemon;
+# for their tests (47-alertmanager, 48-webhook) Alertmanager itself (amtool comes with
+# it), libmicrohttpd for build/webhook-recv, and curl, openssl and jq in the scripts.
+# prometheus-alertmanager may start a system Alertmanager on port 9093 where services
+# run; the tests start their own on a free port.
+PACKAGES="$PACKAGES libcurl4-openssl-dev libssl-dev libmicrohttpd-dev prometheus-alertmanager
+curl openssl jq"
 
 missing=""
 for pkg in $PACKAGES; do

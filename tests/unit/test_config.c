@@ -314,7 +314,7 @@ static const char *const cfgtest_golden_names[] = {
     "bad-no-topics",   "bad-pointer",      "bad-range",        "bad-rule-key",  "bad-section-type",
     "bad-strings",     "bad-syntax",       "bad-syntax-quote", "bad-top-level", "bad-topics",
     "bad-unknown-key", "bad-unknown-rule", "bad-unknown-tier", "bad-utf8",      "bad-wrong-type",
-    "bad-levels-clear", "bad-new-keys",
+    "bad-levels-clear", "bad-new-keys", "bad-sinks",
 };
 #define CFGTEST_N_GOLDEN (sizeof cfgtest_golden_names / sizeof cfgtest_golden_names[0])
 
