@@ -12,10 +12,7 @@
 #include "log.h"
 #include "notify.h"
 #include "pipeline.h"
-
-#ifndef CW_VERSION
-#define CW_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;

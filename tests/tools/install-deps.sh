@@ -18,6 +18,11 @@ PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 # The benchmark's instruction counts (make bench, tests/integration/50-bench-smoke.sh):
 # `churnwatch replay` under valgrind --tool=callgrind.
 PACKAGES="$PACKAGES valgrind"
+# The Debian package (make deb, tests/integration/60-deb.sh): debhelper and dpkg-dev build
+# it (Rules-Requires-Root: no, so no fakeroot). The man pages are checked with groff and
+# man (61-man.sh). lintian (~120 packages, 77 MB) is not installed here: 60-deb.sh runs
+# it when it is present.
+PACKAGES="$PACKAGES debhelper dpkg-dev groff-base man-db"
 
 missing=""
 for pkg in $PACKAGES; do
