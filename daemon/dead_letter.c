@@ -24,8 +24,9 @@ static void dead_letter_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
     struct dead_letter *d = opaque;
     if (m->err) {
         d->failures++;
-        log_limited(&d->rl, d->source, LOG_LVL_ERROR, "dead-letter topic %s: copy not delivered: %s",
-                    d->topic, rd_kafka_err2str(m->err));
+        log_limited(&d->rl, d->source, LOG_LVL_ERROR,
+                    "dead-letter topic %s: copy not delivered: %s", d->topic,
+                    rd_kafka_err2str(m->err));
     }
 }
 

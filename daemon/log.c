@@ -17,8 +17,8 @@ _Static_assert(LOG_LVL_ERROR == LOG_ERR && LOG_LVL_WARN == LOG_WARNING &&
                    LOG_LVL_INFO == LOG_INFO && LOG_LVL_DEBUG == LOG_DEBUG,
                "log levels are the syslog priorities journald reads from <N>");
 
-#define LOG_MSG_MAX 4096   /* a message is cut after this many bytes */
-#define LOG_LINE_MAX 16384 /* a formatted line; room for a message mostly escaped */
+#define LOG_MSG_MAX 4096    /* a message is cut after this many bytes */
+#define LOG_LINE_MAX 16384  /* a formatted line; room for a message mostly escaped */
 #define LOG_FIELDS_MAX 1024 /* the JSON of a line's structured fields */
 
 static atomic_int log_threshold = LOG_LVL_INFO;
@@ -184,8 +184,8 @@ static void format_fields(char *out, const struct log_field *f, size_t n)
     for (size_t i = 0; i < n; i++) {
         size_t mark = l.len;
         char num[24];
-        bool ok = put_str(&l, limit, ",\"") && put_json(&l, limit, f[i].key) &&
-                  put_str(&l, limit, "\":");
+        bool ok =
+            put_str(&l, limit, ",\"") && put_json(&l, limit, f[i].key) && put_str(&l, limit, "\":");
         if (f[i].str != NULL) {
             ok = ok && put_str(&l, limit, "\"") && put_json(&l, limit, f[i].str) &&
                  put_str(&l, limit, "\"");
@@ -249,8 +249,8 @@ static void log_write(enum log_level level, const struct log_field *fields, size
     struct timespec now;
     vsnprintf(msg, sizeof msg, fmt, ap);
     clock_gettime(CLOCK_REALTIME, &now);
-    size_t len = log_format_line(line, sizeof line, log_current_format(), level, &now, fields,
-                                 n, msg);
+    size_t len =
+        log_format_line(line, sizeof line, log_current_format(), level, &now, fields, n, msg);
     /* one write per line; a failed write has nowhere to be reported */
     if (fwrite(line, 1, len, log_stream ? log_stream : stderr) != len)
         return;
@@ -268,8 +268,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     errno = saved;
 }
 
-void log_msg_fields(enum log_level level, const struct log_field *fields, size_t n,
-                    const char *fmt, ...)
+void log_msg_fields(enum log_level level, const struct log_field *fields, size_t n, const char *fmt,
+                    ...)
 {
     if (!log_enabled(level))
         return;
@@ -334,8 +334,7 @@ bool log_ratelimit_allow(struct log_ratelimit *rl, uint64_t *suppressed)
 static void log_suppressed(const char *source, enum log_level level, uint64_t n)
 {
     struct log_field f[] = {LOG_STR("source", source), LOG_INT("suppressed", n)};
-    log_msg_fields(level, f, 2, "%s: %" PRIu64 " similar lines suppressed (rate limit)", source,
-                   n);
+    log_msg_fields(level, f, 2, "%s: %" PRIu64 " similar lines suppressed (rate limit)", source, n);
 }
 
 static void log_limited_v(struct log_ratelimit *rl, const char *source, enum log_level level,

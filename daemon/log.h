@@ -50,8 +50,8 @@ struct log_field {
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* log_msg with `n` structured fields (e.g. topic, partition, offset of a rejected message). */
-void log_msg_fields(enum log_level level, const struct log_field *fields, size_t n,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void log_msg_fields(enum log_level level, const struct log_field *fields, size_t n, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -307,7 +307,8 @@ static void reject(struct pipeline *pl, int t, const rd_kafka_message_t *m,
     const char *topic = rd_kafka_topic_name(m->rkt);
     char source[300];
     struct log_field f[] = {LOG_STR("topic", topic), LOG_INT("partition", m->partition),
-                            LOG_INT("offset", m->offset), LOG_STR("reason", reject_reason_name(why))};
+                            LOG_INT("offset", m->offset),
+                            LOG_STR("reason", reject_reason_name(why))};
     reject_source(pl->cfg, (size_t)t, source, sizeof source);
     log_limited_fields(&pl->reject_rl[t], source, LOG_LVL_WARN, f, 4,
                        "%s/%" PRId32 "/%" PRId64 ": rejected (%s): %s", topic, m->partition,

@@ -37,8 +37,8 @@ static void logtest_assert_clean_line(const char *s, bool tabs)
             cr_assert(n > 0, "invalid UTF-8 at byte %zu of %s", i, s);
             i += (size_t)n;
         } else {
-            cr_assert((p[i] >= 0x20 && p[i] != 0x7f) || (tabs && p[i] == '\t'), "control byte 0x%02x at %zu of %s", p[i], i,
-                      s);
+            cr_assert((p[i] >= 0x20 && p[i] != 0x7f) || (tabs && p[i] == '\t'),
+                      "control byte 0x%02x at %zu of %s", p[i], i, s);
             i++;
         }
     }
@@ -99,8 +99,8 @@ static const char logtest_hostile[] = "a\"b\\c\x01\n<3>forged\r\t\x7f|\xff|\xc3(
 Test(log_format, json_escapes_hostile_messages)
 {
     struct log_field f[] = {LOG_STR("customer_id", logtest_hostile)};
-    cJSON *o = logtest_parse(logtest_line(LOG_FMT_JSON, LOG_LVL_WARN, f, 1, logtest_hostile),
-                             "warn");
+    cJSON *o =
+        logtest_parse(logtest_line(LOG_FMT_JSON, LOG_LVL_WARN, f, 1, logtest_hostile), "warn");
     /* what a JSON reader gets back: every invalid byte is one U+FFFD (EF BF BD) */
     static const char expect[] = "a\"b\\c\x01\n<3>forged\r\t\x7f|\xef\xbf\xbd|\xef\xbf\xbd(|"
                                  "\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
@@ -130,8 +130,8 @@ Test(log_format, long_messages_are_cut_into_valid_lines)
     for (size_t size = 64; size <= 20000; size = size * 3 / 2) {
         char *out = malloc(size);
         cr_assert_not_null(out);
-        size_t len = log_format_line(out, size, LOG_FMT_JSON, LOG_LVL_INFO, &logtest_when, f, 2,
-                                     msg);
+        size_t len =
+            log_format_line(out, size, LOG_FMT_JSON, LOG_LVL_INFO, &logtest_when, f, 2, msg);
         cr_assert(len < size);
         if (len > 0) { /* too small for even the fields: nothing at all */
             cJSON *o = logtest_parse(out, "info");
@@ -268,8 +268,7 @@ Test(log_ratelimit, limited_lines_and_summaries)
     for (size_t i = 0; i < n; i++) {
         cJSON *o = cJSON_Parse(lines[i]);
         cr_assert_not_null(o, "%s", lines[i]);
-        cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "msg")),
-                         msgs[i]);
+        cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "msg")), msgs[i]);
         if (i == 0)
             cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "topic")),
                              "orders");
