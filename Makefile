@@ -4,10 +4,20 @@
 #   make deps       install the Debian 12 packages the build and the tests need
 #   make check      unit tests + integration tests, built with ASan and UBSan
 #   make demo       the embedded default: redis-server + development broker + CDNOW orders
-#   make install    PREFIX=/usr/local DESTDIR= (binaries, unit, example config)
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, unit, sysusers entry, man pages,
+#                   example config; UNITDIR, SYSUSERSDIR and MANDIR move those)
+#   make deb        build/churnwatch_VERSION_ARCH.deb with debhelper (debian/)
+#
+# The release build honours the usual CPPFLAGS, CFLAGS and LDFLAGS (dpkg-buildflags sets
+# them for the package: fortify, stack protector, relro/now).
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MANDIR   ?= $(PREFIX)/share/man
+# the one version, daemon/version.h (debian/changelog must agree: make deb checks)
+VERSION  := $(shell sed -n 's/^.define CW_VERSION "\(.*\)"$$/\1/p' daemon/version.h)
 CC       ?= gcc
 PKGS     := rdkafka yaml-0.1 hiredis libsystemd libcjson libcurl libcrypto
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -32,23 +42,23 @@ san_obj = $(patsubst %.c,$(SAN)/obj/%.o,$(1))
 # keep intermediate objects (tools are built through a pattern rule)
 .SECONDARY:
 
-.PHONY: all deps check unit integration demo install clean bench fmt
+.PHONY: all deps check unit integration demo install clean bench fmt deb
 all: build/churnwatchd build/churnwatch $(patsubst tests/tools/%.c,build/%,$(TOOLSRC))
 
 $(REL)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASEFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(SAN)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
 
 build/churnwatchd: $(call rel_obj,daemon/churnwatchd.c $(LIBSRC))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 build/churnwatch: $(call rel_obj,daemon/churnwatch.c $(LIBSRC))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 build/%: $(REL)/tests/tools/%.o $(call rel_obj,$(LIBSRC))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # The HTTP(S) receiver of the sink tests (47, 48) serves with libmicrohttpd: a test tool's
 # library only, not linked into the daemon.
 $(REL)/tests/tools/webhook-recv.o: BASEFLAGS += $(shell pkg-config --cflags libmicrohttpd)
@@ -81,13 +91,37 @@ demo: deps
 
 install: build/churnwatchd build/churnwatch
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/churnwatch \
-	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 build/churnwatchd $(DESTDIR)$(PREFIX)/sbin/churnwatchd
 	install -m 0755 build/churnwatch $(DESTDIR)$(PREFIX)/bin/churnwatch
-	install -m 0644 systemd/churnwatchd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
-	install -m 0644 systemd/churnwatch.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/churnwatch.conf
+	sed 's|/usr/sbin/churnwatchd|$(PREFIX)/sbin/churnwatchd|g' systemd/churnwatchd.service \
+	  >$(DESTDIR)$(UNITDIR)/churnwatchd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/churnwatchd.service
+	install -m 0644 systemd/churnwatch.sysusers $(DESTDIR)$(SYSUSERSDIR)/churnwatch.conf
+	install -m 0644 man/churnwatch.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/churnwatch.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/churnwatchd.8 $(DESTDIR)$(MANDIR)/man8/
 	[ -e $(DESTDIR)/etc/churnwatch/churnwatch.yaml ] || \
 	  install -m 0640 config/churnwatch.yaml $(DESTDIR)/etc/churnwatch/churnwatch.yaml
+
+# The Debian package (debian/; tests/integration/60-deb.sh). dpkg-buildpackage writes its
+# results next to the source tree and its work files into debian/, so it runs on a copy
+# of the sources in build/deb/; the package is copied to build/. DEB_BUILD_OPTIONS is
+# passed on (e.g. nocheck, noopt).
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_SRC  := build/deb/churnwatch-$(VERSION)
+deb: deps
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
+	  { echo "make deb: daemon/version.h says $(VERSION), debian/changelog $$v" >&2; exit 1; }
+	rm -rf build/deb
+	mkdir -p $(DEB_SRC)
+	cp -a Makefile README.md config daemon debian docs man systemd $(DEB_SRC)/
+	cd $(DEB_SRC) && DEB_BUILD_OPTIONS="parallel=2 $(DEB_BUILD_OPTIONS)" \
+	  dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+	  { tail -n 40 ../build.log; echo "make deb: dpkg-buildpackage failed (build/deb/build.log)" >&2; exit 1; }
+	cp build/deb/churnwatch_$(VERSION)_$(DEB_ARCH).deb build/
+	@echo "make deb: build/churnwatch_$(VERSION)_$(DEB_ARCH).deb"
 
 fmt:
 	clang-format -i daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c
@@ -117,7 +151,7 @@ fuzz: $(FUZZBINS)
 fuzz-smoke:
 	FUZZ_SEED=1 $(MAKE) fuzz FUZZ_TIME=15
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -path build/deb -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # Benchmark (issue 5; tests/bench/bench.sh, docs/PERFORMANCE.md): its own devbroker and
 # redis-server, release binaries. Prints figures, never fails on a slow machine; not part

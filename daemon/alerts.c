@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "json_escape.h"
 
 #define ALERT_ID_SEED 0x616c7274 /* "alrt" */
 
@@ -97,67 +98,14 @@ static void out_char(struct out *o, char ch)
     out_mem(o, &ch, 1);
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not valid. */
-static int utf8_len(const unsigned char *p)
-{
-    unsigned char c = p[0];
-    unsigned char lo = 0x80, hi = 0xbf;
-    int n;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f; /* no UTF-16 surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return 0;
-    /* a NUL terminator fails the range test, so this never reads past the string */
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (int i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return n;
-}
-
-/* A JSON string: quotes and backslashes escaped, control characters as \u00XX, invalid
- * UTF-8 bytes replaced by \ufffd so the payload is always valid JSON. */
+/* A JSON string, escaped by json_escape.h: always valid JSON, whatever the bytes. */
 static void out_json_string(struct out *o, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    char esc[JSON_ESC_MAX];
     out_char(o, '"');
-    while (*p) {
-        unsigned char ch = *p;
-        if (ch == '"' || ch == '\\') {
-            char esc[2] = {'\\', (char)ch};
-            out_mem(o, esc, 2);
-            p++;
-        } else if (ch < 0x20 || ch == 0x7f) {
-            char esc[8];
-            snprintf(esc, sizeof esc, "\\u%04x", ch);
-            out_str(o, esc);
-            p++;
-        } else if (ch < 0x80) {
-            out_char(o, (char)ch);
-            p++;
-        } else {
-            int n = utf8_len(p);
-            if (n == 0) {
-                out_str(o, "\\ufffd");
-                p++;
-            } else {
-                out_mem(o, (const char *)p, (size_t)n);
-                p += n;
-            }
-        }
+    while (*s != '\0') {
+        size_t n = json_escape_next(&s, esc);
+        out_mem(o, esc, n);
     }
     out_char(o, '"');
 }

@@ -17,10 +17,7 @@
 #include "config.h"
 #include "decode.h"
 #include "replay.h"
-
-#ifndef CW_VERSION
-#define CW_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 #define ERRS_MAX 65536
 

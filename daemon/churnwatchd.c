@@ -12,10 +12,7 @@
 #include "log.h"
 #include "notify.h"
 #include "pipeline.h"
-
-#ifndef CW_VERSION
-#define CW_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -59,13 +56,31 @@ static void install_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-static struct config *load(const char *path)
+/* Loads the config. Its errors go to stderr as they are ("FILE:LINE:COL: message"), or,
+ * once the daemon runs (`logged`), through the log, one error line each, so that a
+ * reload's errors are in the configured format like every other line. */
+static struct config *load(const char *path, bool logged)
 {
     static char errs[16384];
     struct config *cfg = config_load(path, errs, sizeof errs);
-    if (cfg == NULL)
+    if (cfg != NULL)
+        return cfg;
+    if (!logged) {
         fputs(errs, stderr);
-    return cfg;
+        return NULL;
+    }
+    for (char *line = errs, *end; *line != '\0'; line = end + (*end != '\0')) {
+        end = line + strcspn(line, "\n");
+        log_error("%.*s", (int)(end - line), line);
+    }
+    return NULL;
+}
+
+/* logging.level (or debug with --debug, which a reload keeps) and logging.format. */
+static void apply_logging(const struct config *cfg, bool debug)
+{
+    log_init(debug ? LOG_LVL_DEBUG : (enum log_level)cfg->log_level,
+             (enum log_format)cfg->log_format);
 }
 
 static void report(struct pipeline *pl)
@@ -97,7 +112,8 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    int check = 0, debug = 0, c;
+    int check = 0, c;
+    bool debug = false;
     while ((c = getopt_long(argc, argv, "c:tdVh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -107,7 +123,7 @@ int main(int argc, char **argv)
             check = 1;
             break;
         case 'd':
-            debug = 1;
+            debug = true;
             break;
         case 'V':
             printf("churnwatchd %s\n", CW_VERSION);
@@ -124,7 +140,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    struct config *cfg = load(path);
+    /* until the file says otherwise: journald prefixes if stderr is the journal (the
+     * warnings of config_load, also under ExecStartPre=--check-config) */
+    log_init(LOG_LVL_INFO, LOG_FMT_AUTO);
+    struct config *cfg = load(path, false);
     if (cfg == NULL)
         return 1;
     if (check) {
@@ -132,8 +151,8 @@ int main(int argc, char **argv)
         config_free(cfg);
         return 0;
     }
-    bool systemd = notify_init();
-    log_init(debug ? LOG_LVL_DEBUG : (enum log_level)cfg->log_level, systemd);
+    notify_init();
+    apply_logging(cfg, debug);
     install_signals();
 
     char err[512];
@@ -159,11 +178,13 @@ int main(int argc, char **argv)
         if (reload_requested) {
             reload_requested = 0;
             notify_reloading();
-            struct config *next = load(path);
-            if (next == NULL)
+            struct config *next = load(path, true);
+            if (next == NULL) {
                 log_error("reload: %s has errors, not reloading", path);
-            else
-                pipeline_reload(pl, next);
+            } else {
+                apply_logging(next, debug);
+                pipeline_reload(pl, next); /* takes next */
+            }
             notify_ready();
         }
         if (pipeline_run_once(pl) < 0) {

@@ -763,6 +763,7 @@ enum opt_type {
     T_BOOL,       /* bool */
     T_CLOCK,      /* enum clock_mode */
     T_LOG_LEVEL,  /* int (enum log_level) */
+    T_LOG_FORMAT, /* int (enum log_format) */
     T_SECTION,    /* a mapping described by `sub`, same base */
     T_CUSTOM,     /* parsed by `custom`; `sub` (if any) gives the defaults */
 };
@@ -843,6 +844,9 @@ static void option_expect(const struct option *o, char *out, size_t size)
         break;
     case T_LOG_LEVEL:
         snprintf(out, size, "one of error, warn, info, debug");
+        break;
+    case T_LOG_FORMAT:
+        snprintf(out, size, "one of auto, text, journald, json");
         break;
     case T_SECTION:
     case T_CUSTOM:
@@ -974,6 +978,13 @@ static void option_set(struct parse *p, const char *path, const struct option *o
         if (log_level_parse(s, &lvl) < 0)
             break;
         *(int *)(void *)dst = (int)lvl;
+        return;
+    }
+    case T_LOG_FORMAT: {
+        enum log_format fmt;
+        if (log_format_parse(s, &fmt) < 0)
+            break;
+        *(int *)(void *)dst = (int)fmt;
         return;
     }
     case T_SECTION:
@@ -1223,6 +1234,7 @@ static const struct option webhook_opts[] = {
 
 static const struct option logging_opts[] = {
     {.name = "level", .type = T_LOG_LEVEL, .offset = CFG(log_level), .def = "info"},
+    {.name = "format", .type = T_LOG_FORMAT, .offset = CFG(log_format), .def = "auto"},
     {0},
 };
 

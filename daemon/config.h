@@ -183,6 +183,7 @@ struct config {
 
     /* logging: */
     int log_level;         /* enum log_level; default info */
+    int log_format;        /* enum log_format; default auto (journald under systemd) */
 };
 
 /* Parses `path`. Returns a new config (caller frees with config_free) or NULL; on NULL,

@@ -14,7 +14,8 @@ struct dead_letter {
     rd_kafka_t *rk;
     char *topic;
     uint64_t failures;
-    struct log_ratelimit rl;
+    struct log_ratelimit rl; /* failed copies, one line each: a flood when the topic is down */
+    char source[300];        /* "dead-letter topic NAME", the limit's source */
 };
 
 static void dead_letter_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -22,12 +23,10 @@ static void dead_letter_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
     (void)rk;
     struct dead_letter *d = opaque;
     if (m->err) {
-        uint64_t suppressed;
         d->failures++;
-        if (log_ratelimit_allow(&d->rl, &suppressed))
-            log_error("dead-letter topic %s: copy not delivered: %s (%" PRIu64
-                      " similar suppressed)",
-                      d->topic, rd_kafka_err2str(m->err), suppressed);
+        log_limited(&d->rl, d->source, LOG_LVL_ERROR,
+                    "dead-letter topic %s: copy not delivered: %s", d->topic,
+                    rd_kafka_err2str(m->err));
     }
 }
 
@@ -42,6 +41,7 @@ struct dead_letter *dead_letter_new(const struct config *cfg, int *failed)
     if (d == NULL || (d->topic = strdup(cfg->dead_letter_topic)) == NULL)
         goto fail;
     log_ratelimit_init(&d->rl, 1, 10);
+    snprintf(d->source, sizeof d->source, "dead-letter topic %s", d->topic);
     conf = kafka_conf_new(cfg, "churnwatchd-dlq", err, sizeof err);
     if (conf == NULL)
         goto conf_fail;
@@ -93,12 +93,13 @@ void dead_letter_send(struct dead_letter *d, const char *topic, int32_t partitio
         RD_KAFKA_V_HEADER("churnwatch.partition", part, -1),
         RD_KAFKA_V_HEADER("churnwatch.offset", off, -1), RD_KAFKA_V_END);
     if (err) {
-        uint64_t suppressed;
+        struct log_field f[] = {LOG_STR("topic", topic), LOG_INT("partition", partition),
+                                LOG_INT("offset", offset)};
         d->failures++;
-        if (log_ratelimit_allow(&d->rl, &suppressed))
-            log_error("dead-letter topic %s: cannot queue copy of %s/%" PRId32 "/%" PRId64
-                      ": %s",
-                      d->topic, topic, partition, offset, rd_kafka_err2str(err));
+        log_limited_fields(&d->rl, d->source, LOG_LVL_ERROR, f, 3,
+                           "dead-letter topic %s: cannot queue copy of %s/%" PRId32 "/%" PRId64
+                           ": %s",
+                           d->topic, topic, partition, offset, rd_kafka_err2str(err));
     }
 }
 

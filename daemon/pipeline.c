@@ -46,7 +46,8 @@ struct pipeline {
     int64_t next_outbox_check_ms;
     uint64_t store_generation; /* Redis connection the owned partitions were checked on */
     bool fatal;                /* stop: recovery needs a restart (logged where set) */
-    struct log_ratelimit reject_rl, error_rl;
+    struct log_ratelimit *reject_rl; /* owned: one per input topic (cfg->topics) */
+    struct log_ratelimit error_rl;   /* errors the consumer returns instead of messages */
     struct pipeline_stats stats;
     volatile const int *stop;
 };
@@ -84,7 +85,14 @@ struct pipeline *pipeline_new(struct config *cfg, char *err, size_t err_len)
         return NULL;
     }
     pl->cfg = cfg;
-    log_ratelimit_init(&pl->reject_rl, 5, 20);
+    pl->reject_rl = calloc(cfg->n_topics ? cfg->n_topics : 1, sizeof *pl->reject_rl);
+    if (pl->reject_rl == NULL) {
+        snprintf(err, err_len, "out of memory");
+        free(pl);
+        return NULL;
+    }
+    for (size_t t = 0; t < cfg->n_topics; t++)
+        log_ratelimit_init(&pl->reject_rl[t], 5, 20);
     log_ratelimit_init(&pl->error_rl, 1, 5);
     pl->store = store_new(cfg);
     if (pl->store == NULL) {
@@ -297,18 +305,27 @@ int pipeline_start(struct pipeline *pl, char *err, size_t err_len)
     return pl->rk ? 0 : -1;
 }
 
-static void reject(struct pipeline *pl, const rd_kafka_message_t *m, enum reject_reason why,
-                   const char *msg)
+/* What a topic's reject lines are, for their rate limit's summary. */
+static void reject_source(const struct config *cfg, size_t t, char *buf, size_t len)
+{
+    snprintf(buf, len, "topic %s: rejected messages", cfg->topics[t].name);
+}
+
+/* Message m of input topic t is rejected: counted, logged (rate-limited per topic, so
+ * that one topic's flood of bad messages does not hide another's), dead-lettered. */
+static void reject(struct pipeline *pl, int t, const rd_kafka_message_t *m,
+                   enum reject_reason why, const char *msg)
 {
     pl->stats.rejected[why]++;
-    uint64_t suppressed;
     const char *topic = rd_kafka_topic_name(m->rkt);
-    if (log_ratelimit_allow(&pl->reject_rl, &suppressed)) {
-        if (suppressed)
-            log_warn("%" PRIu64 " rejected messages not logged (rate limit)", suppressed);
-        log_warn("%s/%" PRId32 "/%" PRId64 ": rejected (%s): %s", topic, m->partition, m->offset,
-                 reject_reason_name(why), msg);
-    }
+    char source[300];
+    struct log_field f[] = {LOG_STR("topic", topic), LOG_INT("partition", m->partition),
+                            LOG_INT("offset", m->offset),
+                            LOG_STR("reason", reject_reason_name(why))};
+    reject_source(pl->cfg, (size_t)t, source, sizeof source);
+    log_limited_fields(&pl->reject_rl[t], source, LOG_LVL_WARN, f, 4,
+                       "%s/%" PRId32 "/%" PRId64 ": rejected (%s): %s", topic, m->partition,
+                       m->offset, reject_reason_name(why), msg);
     dead_letter_send(pl->dlq, topic, m->partition, m->offset, why, m->key, m->key_len, m->payload,
                      m->len);
 }
@@ -340,9 +357,8 @@ static int handle_message(struct pipeline *pl, rd_kafka_message_t *m, int64_t no
             log_error("kafka: fatal error: %s", why);
             return -1;
         }
-        uint64_t suppressed;
-        if (log_ratelimit_allow(&pl->error_rl, &suppressed))
-            log_warn("kafka: %s", rd_kafka_message_errstr(m));
+        log_limited(&pl->error_rl, "kafka consumer", LOG_LVL_WARN, "kafka: %s",
+                    rd_kafka_message_errstr(m));
         return 0;
     }
     struct partition *p = owned(pl, m->partition);
@@ -360,12 +376,12 @@ static int handle_message(struct pipeline *pl, rd_kafka_message_t *m, int64_t no
     if (decode_event(&pl->cfg->topics[t], pl->cfg->max_message_bytes, m->payload, m->len, &q->ev,
                      &why, msg, sizeof msg) < 0) {
         q->rejected = true;
-        reject(pl, m, why, msg);
+        reject(pl, t, m, why, msg);
     } else if (too_far_ahead(pl->cfg, &q->ev, now_wall, msg, sizeof msg)) {
         /* one such event would move its partition's event clock years ahead and fire
          * every timer of every customer there */
         q->rejected = true;
-        reject(pl, m, REJ_BAD_TIMESTAMP, msg);
+        reject(pl, t, m, REJ_BAD_TIMESTAMP, msg);
     }
     return 0;
 }
@@ -542,6 +558,19 @@ static void check_stalls(struct pipeline *pl)
     }
 }
 
+/* The summaries of rate-limited sources that went quiet after a flood. */
+static void flush_log_limits(struct pipeline *pl)
+{
+    char source[300];
+    for (size_t t = 0; t < pl->cfg->n_topics; t++) {
+        if (pl->reject_rl[t].suppressed == 0)
+            continue;
+        reject_source(pl->cfg, t, source, sizeof source);
+        log_ratelimit_flush(&pl->reject_rl[t], source, LOG_LVL_WARN);
+    }
+    log_ratelimit_flush(&pl->error_rl, "kafka consumer", LOG_LVL_WARN);
+}
+
 int pipeline_run_once(struct pipeline *pl)
 {
     check_store_after_reconnect(pl);
@@ -601,6 +630,7 @@ int pipeline_run_once(struct pipeline *pl)
         sweep_timers(pl);
     outbox_run(pl->outbox);
     dead_letter_poll(pl->dlq);
+    flush_log_limits(pl);
     return pl->fatal ? -1 : 0;
 }
 
@@ -652,8 +682,8 @@ void pipeline_reload(struct pipeline *pl, struct config *next)
     cur->tiers_strategic_share = next->tiers_strategic_share;
     cur->tiers_window_ms = next->tiers_window_ms;
     cur->tiers_min_buyers = next->tiers_min_buyers;
-    cur->log_level = next->log_level;
-    log_set_level((enum log_level)cur->log_level);
+    cur->log_level = next->log_level; /* applied by the caller, with --debug */
+    cur->log_format = next->log_format;
     config_free(next);
     pl->next_sweep_ms = 0;
     /* Due times in Redis were computed with the old thresholds: re-evaluate everyone. */
@@ -703,6 +733,7 @@ void pipeline_free(struct pipeline *pl)
     outbox_free(pl->outbox);
     dead_letter_free(pl->dlq);
     store_free(pl->store);
+    free(pl->reject_rl);
     free(pl);
 }
 

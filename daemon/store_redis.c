@@ -29,7 +29,12 @@ struct store {
     int backoff_ms;
     bool was_up;
     uint64_t generation; /* successful connections so far */
-    struct log_ratelimit commit_rl; /* errors answered to commits (OOM, READONLY, ...) */
+    /* Rate limits of the lines a Redis failure or bad data in Redis can repeat: errors
+     * answered to commits (OOM, READONLY, ...), which are retried every batch, and every
+     * other error reply or malformed value. Connection errors are bounded by the
+     * reconnect back-off instead. */
+    struct log_ratelimit commit_rl, error_rl;
+    char where[300]; /* "redis HOST:PORT" (or the socket path), the limits' source */
     /* scratch for building commands, reused */
     const char **argv;
     size_t *argvlen;
@@ -40,6 +45,8 @@ struct store {
     struct piece { size_t off, len; } *pieces;
     size_t pieces_cap;
 };
+
+static const char *store_where(const struct store *s, char *buf, size_t len);
 
 static char *dup_or_null(const char *s)
 {
@@ -61,12 +68,15 @@ struct store *store_new(const struct config *cfg)
     s->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 2000;
     s->backoff_ms = BACKOFF_MIN_MS;
     log_ratelimit_init(&s->commit_rl, 1, 5);
+    log_ratelimit_init(&s->error_rl, 1, 10);
     s->topics = calloc(cfg->n_topics ? cfg->n_topics : 1, sizeof *s->topics);
     if (s->prefix == NULL || s->topics == NULL) {
         store_free(s);
         return NULL;
     }
     s->n_topics = cfg->n_topics;
+    char where[sizeof s->where - 8];
+    snprintf(s->where, sizeof s->where, "redis %s", store_where(s, where, sizeof where));
     for (size_t i = 0; i < cfg->n_topics; i++) {
         s->topics[i] = strdup(cfg->topics[i].name);
         if (s->topics[i] == NULL) {
@@ -270,8 +280,7 @@ static void free_replies(redisReply **r, size_t n)
 static int reply_error(struct store *s, const redisReply *r, const char *what)
 {
     if (r->type == REDIS_REPLY_ERROR) {
-        log_error("redis: %s: %s", what, r->str);
-        (void)s;
+        log_limited(&s->error_rl, s->where, LOG_LVL_ERROR, "redis: %s: %s", what, r->str);
         return -1;
     }
     return 0;
@@ -360,14 +369,16 @@ static int store_read_meta(struct store *s, int32_t p, bool claim, struct partit
         if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && f->len == 6 &&
             memcmp(f->str, "@tiers", 6) == 0) {
             if (tier_cutoffs_parse(v->str, &meta->tiers) < 0) {
-                log_error("redis: %s: malformed @tiers, recomputed", off_key);
+                log_limited(&s->error_rl, s->where, LOG_LVL_ERROR,
+                            "redis: %s: malformed @tiers, recomputed", off_key);
                 meta->tiers.week = TIER_WEEK_NONE;
             }
             continue;
         }
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
             parse_i64(v->str, v->len, &val) < 0) {
-            log_error("redis: %s: malformed entry, ignored", off_key);
+            log_limited(&s->error_rl, s->where, LOG_LVL_ERROR,
+                        "redis: %s: malformed entry, ignored", off_key);
             continue;
         }
         if (f->len == 6 && memcmp(f->str, "@clock", 6) == 0) {
@@ -431,12 +442,12 @@ int store_load(struct store *s, int32_t p, size_t n, const char *const *ids,
                 found[i] = true;
             } else {
                 customer_init(out[i], ids[i]); /* not half of a decoded state */
-                log_error("redis: partition %" PRId32 " customer %s: stored state does not "
-                          "decode; starting it afresh",
-                          p, ids[i]);
+                log_limited(&s->error_rl, s->where, LOG_LVL_ERROR,
+                            "redis: partition %" PRId32 " customer %s: stored state does not "
+                            "decode; starting it afresh",
+                            p, ids[i]);
             }
-        } else if (r->type == REDIS_REPLY_ERROR) {
-            log_error("redis: GET customer: %s", r->str);
+        } else if (reply_error(s, r, "GET customer") < 0) {
             rc = -1;
         }
         freeReplyObject(r);
@@ -684,13 +695,12 @@ int store_commit(struct store *s, const struct store_batch *b)
             return -1;
         if (i + 1 < sent) {
             if (rep->type == REDIS_REPLY_ERROR) {
-                uint64_t suppressed;
                 /* one line per refused commit, not per queued command, and rate-limited:
                  * the commit is retried every batch until Redis accepts it */
-                if (rc == 0 && log_ratelimit_allow(&s->commit_rl, &suppressed))
-                    log_error("redis: partition %" PRId32 " commit failed: %s (retried; "
-                              "%" PRIu64 " similar lines suppressed)",
-                              b->partition, rep->str, suppressed);
+                if (rc == 0)
+                    log_limited(&s->commit_rl, s->where, LOG_LVL_ERROR,
+                                "redis: partition %" PRId32 " commit failed: %s (retried)",
+                                b->partition, rep->str);
                 rc = -1; /* EXEC will answer EXECABORT */
             }
         } else if (rep->type == REDIS_REPLY_NIL) {
@@ -700,14 +710,16 @@ int store_commit(struct store *s, const struct store_batch *b)
             rc = STORE_FENCED;
         } else if (rep->type == REDIS_REPLY_ERROR) {
             if (rc == 0)
-                log_error("redis: partition %" PRId32 " EXEC: %s", b->partition, rep->str);
+                log_limited(&s->commit_rl, s->where, LOG_LVL_ERROR,
+                            "redis: partition %" PRId32 " EXEC: %s", b->partition, rep->str);
             rc = -1;
         } else if (rep->type == REDIS_REPLY_ARRAY) {
             for (size_t j = 0; j < rep->elements; j++)
                 if (rep->element[j]->type == REDIS_REPLY_ERROR) {
                     /* MULTI does not roll back: a failed command inside is a hard error */
-                    log_error("redis: partition %" PRId32 " commit command %zu: %s",
-                              b->partition, j, rep->element[j]->str);
+                    log_limited(&s->commit_rl, s->where, LOG_LVL_ERROR,
+                                "redis: partition %" PRId32 " commit command %zu: %s",
+                                b->partition, j, rep->element[j]->str);
                     rc = -1;
                 }
         }
@@ -826,7 +838,8 @@ int store_load_held(struct store *s, int32_t p, struct late_buffer *b)
             bad++;
     }
     if (bad > 0)
-        log_error("redis: %s: %zu malformed held events left out", key, bad);
+        log_limited(&s->error_rl, s->where, LOG_LVL_ERROR,
+                    "redis: %s: %zu malformed held events left out", key, bad);
     if (rc == 0 && late_buffer_count(b) > 0)
         log_info("partition %" PRId32 ": %zu held events read back", p, late_buffer_count(b));
     freeReplyObject(r);
@@ -899,7 +912,8 @@ int store_outbox_read(struct store *s, int32_t p, const char *after_id, size_t m
             b->n++;
             (*added)++;
         } else {
-            log_error("redis: %s entry %s is malformed; skipped", key, e->id);
+            log_limited(&s->error_rl, s->where, LOG_LVL_ERROR,
+                        "redis: %s entry %s is malformed; skipped", key, e->id);
         }
     }
     return 0;

@@ -23,6 +23,9 @@ struct sink_kafka {
     size_t submitted;   /* messages handed to librdkafka in this batch */
     size_t outstanding; /* delivery reports still to come */
     size_t first_failed; /* index of the first failed message, or SIZE_MAX */
+    /* one line per undelivered alert would be a flood while the topic is unavailable */
+    struct log_ratelimit rl;
+    char source[300]; /* "kafka sink, topic NAME", the limit's source */
 };
 
 static void sink_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -35,8 +38,8 @@ static void sink_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
     if (m->err) {
         if (idx < k->first_failed)
             k->first_failed = idx;
-        log_error("kafka sink: alert to %s not delivered: %s", rd_kafka_topic_name(m->rkt),
-                  rd_kafka_err2str(m->err));
+        log_limited(&k->rl, k->source, LOG_LVL_ERROR, "kafka sink: alert to %s not delivered: %s",
+                    rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
     }
 }
 
@@ -71,8 +74,8 @@ static int sink_kafka_submit(struct sink *s, const struct outbox_batch *b)
         if (rd_kafka_produce(k->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
                              (void *)e->json, e->json_len, e->customer, strlen(e->customer),
                              (void *)(uintptr_t)i) != 0) {
-            log_error("kafka sink: cannot queue alert: %s",
-                      rd_kafka_err2str(rd_kafka_last_error()));
+            log_limited(&k->rl, k->source, LOG_LVL_ERROR, "kafka sink: cannot queue alert: %s",
+                        rd_kafka_err2str(rd_kafka_last_error()));
             break;
         }
         k->submitted++;
@@ -178,6 +181,8 @@ struct sink *sink_kafka_new(const struct config *cfg)
     k->base.ops = &sink_kafka_ops;
     k->cfg = cfg;
     snprintf(k->base.name, sizeof k->base.name, "kafka");
+    log_ratelimit_init(&k->rl, 1, 5);
+    snprintf(k->source, sizeof k->source, "kafka sink, topic %s", cfg->alerts_topic);
     if (producer_open(k) < 0) {
         free(k);
         return NULL;

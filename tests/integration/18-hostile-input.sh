@@ -10,6 +10,9 @@
 # 2025, after every valid event of the corpus (which belong to other customers and are
 # late by then): with clock: event, a later valid event of another customer in the same
 # partition would legitimately move the clock and fire g's timers.
+# The hostile run logs in JSON (logging.format: json): every line of its log must be one
+# JSON object of valid UTF-8 without a control character, whatever the rejected messages
+# held, and the rejects carry their topic, partition, offset and reason as fields.
 set -u
 CW_ROOT=${CW_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$CW_ROOT/tests/tools/lib.sh"
@@ -19,7 +22,9 @@ D=$CW_TMPDIR
 cw_start_redis "$D"
 cw_start_broker "$D" 1 --topics orders,complaints,support,customers,orders-ref,alerts-h,alerts-r,churn-dlq
 cw_config "$CW_ROOT/tests/integration/daemon.yaml" "$D/cw.tmpl"
-sed -e "s/@GROUP@/it18h/" -e "s/@PREFIX@/cwh/" -e "s/@ALERTS@/alerts-h/" "$D/cw.tmpl" >"$D/cw-h.yaml"
+sed -e "s/@GROUP@/it18h/" -e "s/@PREFIX@/cwh/" -e "s/@ALERTS@/alerts-h/" \
+    -e 's/^  level: info$/  level: info\n  format: json/' "$D/cw.tmpl" >"$D/cw-h.yaml"
+grep -q '^  format: json$' "$D/cw-h.yaml" || cw_fail "template has no logging.level: info"
 sed -e "s/@GROUP@/it18r/" -e "s/@PREFIX@/cwr/" -e "s/@ALERTS@/alerts-r/" \
     -e "s/- name: orders$/- name: orders-ref/" "$D/cw.tmpl" >"$D/cw-r.yaml"
 grep -q 'name: orders-ref' "$D/cw-r.yaml" || cw_fail "template has no orders topic"
@@ -90,4 +95,14 @@ echo "rejected (daemon's count): $rejected; dead-letter messages: $dlq"
 test "$rejected" -ge 15 || cw_fail "only $rejected rejections"
 cw_consume churn-dlq '%h\n' | grep -c 'churnwatch.reason=' >"$D/hdr"
 cw_assert_eq "$rejected" "$(cat "$D/hdr")" "dead-letter messages with a churnwatch.reason header"
+LOG=$D/churnwatchd-h.log
+not_json=$(grep -cv '^{"ts":"[0-9T:.-]*Z","level":"[a-z]*","msg":".*}$' "$LOG" || true)
+cntrl=$(LC_ALL=C grep -c '[[:cntrl:]]' "$LOG" || true)
+not_utf8=$(LC_ALL=C.UTF-8 grep -caxv '.*' "$LOG" || true)
+echo "log: $(wc -l <"$LOG" | tr -d ' ') lines; not JSON objects: $not_json, with control characters: $cntrl, not UTF-8: $not_utf8"
+[ "$not_json" = 0 ] && [ "$cntrl" = 0 ] && [ "$not_utf8" = 0 ] ||
+    cw_fail "churnwatchd's JSON log has malformed lines: $(grep -v '^{"ts"' "$LOG" | head -n 3)"
+grep -q '"topic":"orders","partition":0,"offset":[0-9]*,"reason":"too_large"}$' "$LOG" ||
+    cw_fail "the too_large reject has no topic/partition/offset/reason fields"
+echo "ok: JSON log lines, the rejects with their fields"
 echo "18-hostile-input: ok"

@@ -25,6 +25,11 @@ PACKAGES="$PACKAGES valgrind"
 # run; the tests start their own on a free port.
 PACKAGES="$PACKAGES libcurl4-openssl-dev libssl-dev libmicrohttpd-dev prometheus-alertmanager
 curl openssl jq"
+# The Debian package (make deb, tests/integration/60-deb.sh): debhelper and dpkg-dev build
+# it (Rules-Requires-Root: no, so no fakeroot). The man pages are checked with groff and
+# man (61-man.sh). lintian (~120 packages, 77 MB) is not installed here: 60-deb.sh runs
+# it when it is present.
+PACKAGES="$PACKAGES debhelper dpkg-dev groff-base man-db"
 
 missing=""
 for pkg in $PACKAGES; do

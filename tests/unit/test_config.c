@@ -166,6 +166,7 @@ Test(config, full_file_values)
 
     cr_assert_not(cfg->sink_log);
     cr_assert_eq(cfg->log_level, LOG_LVL_DEBUG);
+    cr_assert_eq(cfg->log_format, LOG_FMT_JSON);
     config_free(cfg);
 }
 
@@ -221,6 +222,7 @@ Test(config, defaults)
     cr_assert_float_eq(cfg->alarm_clear_score, 50, 1e-9);
     cr_assert(cfg->sink_log);
     cr_assert_eq(cfg->log_level, LOG_LVL_INFO);
+    cr_assert_eq(cfg->log_format, LOG_FMT_AUTO);
 
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         const struct rule_config *rc = &cfg->rules[rules[i].rule];
@@ -486,5 +488,5 @@ Test(config, all_errors_reported)
     size_t lines = 0;
     for (const char *c = errs; *c; c++)
         lines += *c == '\n';
-    cr_assert_eq(lines, 10, "%s", errs);
+    cr_assert_eq(lines, 11, "%s", errs);
 }
