@@ -9,7 +9,7 @@
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= gcc
-PKGS     := rdkafka yaml-0.1 hiredis libsystemd libcjson
+PKGS     := rdkafka yaml-0.1 hiredis libsystemd libcjson libmicrohttpd
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASEFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) -MMD -MP -Idaemon \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
