@@ -139,8 +139,9 @@ cw_assert_eq "$(value churnwatch_commit_duration_seconds_count)" \
     "$(value 'churnwatch_commit_duration_seconds_bucket{le="+Inf"}')" "commit histogram count = +Inf bucket"
 test "$(value churnwatch_batch_messages_sum)" -ge 23 || cw_fail "batches hold fewer than 23 messages"
 START=$(value process_start_time_seconds | cut -d. -f1)
-test "$START" -le "$(date +%s)" && test "$START" -gt $(($(date +%s) - 600)) ||
+if [ "$START" -gt "$(date +%s)" ] || [ "$START" -le $(($(date +%s) - 600)) ]; then
     cw_fail "process_start_time_seconds $START is not the start time"
+fi
 
 promtool check metrics <"$D/m.txt" >"$D/promtool.txt" 2>&1
 cw_assert_eq "0" "$?" "promtool check metrics status ($(cat "$D/promtool.txt"))"

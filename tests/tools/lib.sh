@@ -285,6 +285,7 @@ cw_metrics_port() {
 # the status code (000 when nothing answered). Call it as `cw_http URL >FILE`, not in
 # $(...), when the status is wanted.
 cw_http() {
+    # shellcheck disable=SC2034 # read by the scripts that source this file
     CW_HTTP_STATUS=$(curl -s -m 10 -o "$CW_TMPDIR/http.$$" -w '%{http_code}' "$1")
     cat "$CW_TMPDIR/http.$$" 2>/dev/null
     rm -f "$CW_TMPDIR/http.$$"
