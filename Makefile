@@ -19,7 +19,7 @@ MANDIR   ?= $(PREFIX)/share/man
 # the one version, daemon/version.h (debian/changelog must agree: make deb checks)
 VERSION  := $(shell sed -n 's/^.define CW_VERSION "\(.*\)"$$/\1/p' daemon/version.h)
 CC       ?= gcc
-PKGS     := rdkafka yaml-0.1 hiredis libsystemd libcjson libcurl libcrypto
+PKGS     := rdkafka yaml-0.1 hiredis libsystemd libcjson libcurl libcrypto libmicrohttpd
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASEFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) -MMD -MP -Idaemon \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -45,6 +45,7 @@ void alert_list_free(struct alert_list *l)
     free(l->offset);
     free(l->length);
     free(l->customer);
+    free(l->kind);
     memset(l, 0, sizeof *l);
 }
 
@@ -243,6 +244,10 @@ static int slots_reserve(struct alert_list *l)
     if (customer == NULL)
         return -1;
     l->customer = customer;
+    struct alert_kind *kind = realloc(l->kind, slots * sizeof *kind);
+    if (kind == NULL)
+        return -1;
+    l->kind = kind;
     l->slots = slots;
     return 0;
 }
@@ -343,6 +348,7 @@ int alert_format(const struct config *cfg, const struct customer *c, const struc
     l->offset[i] = start;
     l->length[i] = l->len - start - 1;
     snprintf(l->customer[i], sizeof l->customer[i], "%s", c->id);
+    l->kind[i] = (struct alert_kind){(uint8_t)n->rule, n->level, n->firing};
     return 0;
 }
 

@@ -2,7 +2,9 @@
 #ifndef CW_ALERTS_H
 #define CW_ALERTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "customer.h"
@@ -14,6 +16,13 @@
 void alert_id(const char *customer_id, enum rule_id rule, int64_t started_ms,
               char out[CW_ALERT_ID_LEN + 1]);
 
+/* What an alert says, for counting (metrics): rule, level and status. */
+struct alert_kind {
+    uint8_t rule;  /* enum rule_id */
+    uint8_t level; /* enum risk_level */
+    bool firing;   /* false: resolved */
+};
+
 /* A growable list of alert JSON strings, reused from batch to batch.
  * The list owns its memory; alert_list_free() releases it (accepts NULL). */
 struct alert_list {
@@ -22,6 +31,7 @@ struct alert_list {
     size_t *offset;  /* start of payload i in buf */
     size_t *length;  /* length of payload i, without the NUL */
     char (*customer)[CW_ID_MAX + 1]; /* customer id of payload i (the Kafka key) */
+    struct alert_kind *kind;         /* of payload i */
     size_t count, slots;
 };
 void alert_list_clear(struct alert_list *l);

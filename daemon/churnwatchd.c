@@ -8,8 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
+#include "health.h"
+#include "http_server.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pipeline.h"
 #include "version.h"
@@ -54,6 +58,24 @@ static void install_signals(void)
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Registers the process's own metrics: build info and start time. Returns 0 or -1. */
+static int register_process_metrics(struct metrics *m)
+{
+    static const char *const version[] = {CW_VERSION};
+    const struct metric_label label = {"version", version, 1};
+    struct metric *info = metrics_add(m, METRIC_GAUGE, "churnwatch_build_info",
+                                      "Always 1; the version of churnwatchd as a label.", &label,
+                                      1, NULL, 0);
+    struct metric *start = metrics_add(m, METRIC_GAUGE, "process_start_time_seconds",
+                                       "Start time of the process since the Unix epoch.", NULL, 0,
+                                       NULL, 0);
+    if (info == NULL || start == NULL)
+        return -1;
+    metric_set(info, 0, 1);
+    metric_set(start, 0, (double)clock_wall_ms() / 1000.0);
+    return 0;
 }
 
 /* Loads the config. Its errors go to stderr as they are ("FILE:LINE:COL: message"), or,
@@ -156,11 +178,28 @@ int main(int argc, char **argv)
     install_signals();
 
     char err[512];
-    struct pipeline *pl = pipeline_new(cfg, err, sizeof err);
+    struct metrics *metrics = metrics_new();
+    struct health *health = health_new();
+    struct pipeline *pl = NULL;
+    struct http_server *http = NULL;
+    if (metrics == NULL || health == NULL || register_process_metrics(metrics) < 0) {
+        log_error("out of memory");
+        goto fail;
+    }
+    pl = pipeline_new(cfg, metrics, health, err, sizeof err);
     if (pl == NULL) {
         log_error("%s", err);
-        config_free(cfg);
-        return 1;
+        goto fail;
+    }
+    /* every family is registered by now: the server's thread may read them */
+    if (cfg->metrics_listen != NULL) {
+        http = http_server_start(cfg->metrics_listen, metrics, health, err, sizeof err);
+        if (http == NULL) {
+            log_error("%s", err);
+            goto fail;
+        }
+        log_info("metrics: serving /metrics, /healthz and /readyz on %s (port %d)",
+                 cfg->metrics_listen, http_server_port(http));
     }
     log_info("churnwatchd %s starting: brokers %s, group %s, %zu topics", CW_VERSION,
              cfg->brokers, cfg->group_id, cfg->n_topics);
@@ -205,8 +244,17 @@ int main(int argc, char **argv)
         log_warn("stopped with uncommitted work; it is redone at the next start");
 out:
     report(pl);
+    http_server_stop(http); /* before what it reads is freed */
     pipeline_free(pl);
+    metrics_free(metrics);
+    health_free(health);
     config_free(cfg);
     log_info("stopped");
     return rc;
+fail:
+    pipeline_free(pl);
+    metrics_free(metrics);
+    health_free(health);
+    config_free(cfg);
+    return 1;
 }

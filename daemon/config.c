@@ -27,6 +27,7 @@
 
 #include "customer.h"
 #include "event.h"
+#include "http_server.h"
 #include "log.h"
 #include "secret.h"
 
@@ -1107,6 +1108,21 @@ static const char *check_ca_file(const char *s)
     return NULL;
 }
 
+/* "off" and the null spellings disable the endpoint; config_load_buffer turns them into
+ * NULL. */
+static bool listen_off(const char *s)
+{
+    return strcmp(s, "off") == 0 || strcmp(s, "null") == 0 || strcmp(s, "~") == 0 ||
+           s[0] == '\0';
+}
+
+static const char *check_listen(const char *s)
+{
+    char host[HTTP_HOST_MAX];
+    int port;
+    return listen_off(s) ? NULL : http_listen_parse(s, host, &port);
+}
+
 #define CFG(f) offsetof(struct config, f)
 
 /* One line per key: name, type, where it goes, default (as YAML text), bounds. */
@@ -1238,6 +1254,12 @@ static const struct option logging_opts[] = {
     {0},
 };
 
+static const struct option metrics_opts[] = {
+    {.name = "listen", .type = T_OPT_STRING, .offset = CFG(metrics_listen),
+     .def = "127.0.0.1:9465", .check = check_listen},
+    {0},
+};
+
 static const struct option top_opts[] = {
     {.name = "kafka", .type = T_CUSTOM, .custom = parse_kafka, .sub = kafka_opts},
     {.name = "redis", .type = T_SECTION, .sub = redis_opts},
@@ -1246,6 +1268,7 @@ static const struct option top_opts[] = {
     {.name = "tiers", .type = T_CUSTOM, .custom = parse_tier_derivation, .sub = tiers_opts},
     {.name = "sinks", .type = T_SECTION, .sub = sinks_opts},
     {.name = "logging", .type = T_SECTION, .sub = logging_opts},
+    {.name = "metrics", .type = T_SECTION, .sub = metrics_opts},
     {0},
 };
 /* clang-format on */
@@ -1990,6 +2013,10 @@ struct config *config_load_buffer(const char *name, const char *buf, size_t len,
         p.cfg->watch_clear_score = p.cfg->watch_score;
     if (p.cfg->alarm_clear_score == 0)
         p.cfg->alarm_clear_score = p.cfg->alarm_score;
+    if (p.cfg->metrics_listen != NULL && listen_off(p.cfg->metrics_listen)) {
+        free(p.cfg->metrics_listen);
+        p.cfg->metrics_listen = NULL;
+    }
 
     if (p.n_total > 0 || p.oom) {
         errors_write(&p, errs, errs_len);

@@ -184,6 +184,10 @@ struct config {
     /* logging: */
     int log_level;         /* enum log_level; default info */
     int log_format;        /* enum log_format; default auto (journald under systemd) */
+
+    /* metrics: */
+    char *metrics_listen;  /* owned; "host:port" of /metrics, /healthz, /readyz (port 0:
+                            * any free port); NULL = off. Default "127.0.0.1:9465" */
 };
 
 /* Parses `path`. Returns a new config (caller frees with config_free) or NULL; on NULL,

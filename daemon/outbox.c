@@ -28,6 +28,8 @@ struct outbox_sink {
     int retry_ms;
     int32_t next_p; /* round-robin start */
     uint64_t delivered;
+    uint64_t failures;        /* batches not wholly delivered */
+    int64_t failing_since_ms; /* first failure of the current run of them, 0 = none */
 };
 
 struct outbox {
@@ -169,6 +171,9 @@ static void outbox_settled(struct outbox *o, size_t si, size_t delivered)
         if (i + 1 == delivered || b->e[i + 1].partition != b->e[i].partition)
             outbox_ack(o, si, b->e[i].partition, b->e[i].id);
     if (delivered < b->n) {
+        os->failures++;
+        if (os->failing_since_ms == 0)
+            os->failing_since_ms = clock_mono_ms();
         os->retry_at_ms = clock_mono_ms() + os->retry_ms;
         log_warn("sink %s: %zu of %zu alerts (from partition %" PRId32
                  ") not delivered; retrying in %d ms",
@@ -177,6 +182,7 @@ static void outbox_settled(struct outbox *o, size_t si, size_t delivered)
         os->retry_ms = os->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : os->retry_ms * 2;
     } else {
         os->retry_ms = RETRY_MIN_MS;
+        os->failing_since_ms = 0;
     }
     outbox_batch_clear(b);
 }
@@ -250,4 +256,24 @@ bool outbox_idle(const struct outbox *o)
 uint64_t outbox_delivered(const struct outbox *o, size_t sink)
 {
     return sink < o->n_sinks ? o->sinks[sink].delivered : 0;
+}
+
+size_t outbox_sinks(const struct outbox *o)
+{
+    return o->n_sinks;
+}
+
+const char *outbox_sink_name(const struct outbox *o, size_t sink)
+{
+    return sink < o->n_sinks ? o->sinks[sink].sink->name : "";
+}
+
+uint64_t outbox_failures(const struct outbox *o, size_t sink)
+{
+    return sink < o->n_sinks ? o->sinks[sink].failures : 0;
+}
+
+int64_t outbox_failing_since(const struct outbox *o, size_t sink)
+{
+    return sink < o->n_sinks ? o->sinks[sink].failing_since_ms : 0;
 }

@@ -33,7 +33,14 @@ void outbox_mark_pending(struct outbox *o, int32_t p);
 void outbox_run(struct outbox *o);
 /* True when no owned partition has known undelivered entries and no batch is in flight. */
 bool outbox_idle(const struct outbox *o);
-/* Alerts delivered per sink since start, for the summary. */
+/* Per sink (0..outbox_sinks()-1), for the summary and the metrics: its name, the alerts
+ * it delivered since start, its deliveries that failed (a batch not wholly delivered,
+ * retried later) and since when (clock_mono_ms) its deliveries have been failing, 0 while
+ * they succeed. */
+size_t outbox_sinks(const struct outbox *o);
+const char *outbox_sink_name(const struct outbox *o, size_t sink);
 uint64_t outbox_delivered(const struct outbox *o, size_t sink);
+uint64_t outbox_failures(const struct outbox *o, size_t sink);
+int64_t outbox_failing_since(const struct outbox *o, size_t sink);
 
 #endif

@@ -520,6 +520,11 @@ int partition_commit(struct partition *p, struct store *store,
     if (rc != 0)
         return rc;
     *alerts_written = p->alerts.count;
+    for (size_t i = 0; i < p->alerts.count; i++) {
+        const struct alert_kind *k = &p->alerts.kind[i];
+        if (k->rule < RULE__COUNT && k->level <= LEVEL_ALARM)
+            p->stats.alerts_written[k->rule][k->level][k->firing]++;
+    }
     for (size_t t = 0; t < p->n_topics; t++)
         if (p->applied_offset[t] >= 0)
             p->committed_offset[t] = p->applied_offset[t];

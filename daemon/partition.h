@@ -35,6 +35,8 @@ struct partition_stats {
     uint64_t duplicates;
     uint64_t late; /* arrived later than engine.lateness allows: applied out of order */
     uint64_t commits; /* transactions that reached Redis */
+    /* alerts committed to the outbox, by rule, level and status (0 resolved, 1 firing) */
+    uint64_t alerts_written[RULE__COUNT][LEVEL_ALARM + 1][2];
 };
 
 struct partition {

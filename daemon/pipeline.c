@@ -20,6 +20,7 @@
 
 #define SWEEP_MAX 1000                /* customers advanced per partition per sweep */
 #define OUTBOX_CHECK_MS 100 /* how often a full outbox's length is read again */
+#define METRICS_REFRESH_MS 1000 /* how often the per-partition gauges are read */
 
 /* What the loop keeps for one partition number. */
 struct slot {
@@ -29,6 +30,23 @@ struct slot {
     bool outbox_grew;         /* alerts written since the outbox length was last read */
     int64_t last_progress_ms; /* a message arrived, or the partition was seen idle */
     int stall_seeks;          /* re-fetches since the last message */
+    uint64_t outbox_len;      /* as last read (metrics) */
+    uint64_t timers_due;      /* customers due and not yet swept, as last read (metrics) */
+    struct partition_stats reported; /* the partition's counts already in the metrics */
+};
+
+/* The daemon's metrics (docs/metrics.md), registered by pipeline_new. Counters of events
+ * are updated where they happen; the others are mirrored from the modules that keep them
+ * once per loop iteration (update_metrics) or, for the per-partition tables, once per
+ * METRICS_REFRESH_MS (refresh_partition_metrics). */
+struct pipeline_metrics {
+    struct metric *consumed, *rejected, *applied, *duplicates, *late, *timers_fired;
+    struct metric *alerts_written, *commits, *commit_failures, *dead_letter_failures;
+    struct metric *delivered, *delivery_failures, *sink_failing; /* NULL without sinks */
+    struct metric *redis_errors, *redis_reconnects, *redis_connected;
+    struct metric *partitions, *paused, *customers_cached, *outbox_capacity, *ready;
+    struct metric *batch_messages, *commit_seconds;
+    struct metric *lag, *outbox_depth, *timers_due; /* tables: one row per owned partition */
 };
 
 struct pipeline {
@@ -50,6 +68,12 @@ struct pipeline {
     struct log_ratelimit error_rl;   /* errors the consumer returns instead of messages */
     struct pipeline_stats stats;
     volatile const int *stop;
+    struct pipeline_metrics m;
+    bool serve_metrics;      /* metrics.listen is set: the tables are worth reading */
+    int64_t next_metrics_ms; /* next refresh of the tables */
+    struct health *health;   /* borrowed */
+    bool assigned;           /* the group has answered our join (maybe with nothing) */
+    int32_t claiming;        /* partition being claimed, waiting for Redis; else -1 */
 };
 
 /* Creates the sinks cfg turns on into sinks[0..*n): each has its own cursor (its name) in
@@ -77,7 +101,146 @@ static int sinks_new(const struct config *cfg, struct store *store,
     return -1;
 }
 
-struct pipeline *pipeline_new(struct config *cfg, char *err, size_t err_len)
+static const char *const status_names[2] = {"resolved", "firing"};
+
+/* Registers the pipeline's metrics in r; -1 on ENOMEM. */
+static int register_metrics(struct pipeline *pl, struct metrics *r)
+{
+    const struct config *cfg = pl->cfg;
+    struct pipeline_metrics *m = &pl->m;
+    const char *reasons[REJ__COUNT], *rules[RULE__COUNT], *levels[LEVEL_ALARM + 1],
+        *sinks[CW_MAX_SINKS];
+    size_t n_topics = cfg->n_topics;
+    const char **topics = malloc(n_topics * sizeof *topics);
+    if (topics == NULL)
+        return -1;
+    for (size_t t = 0; t < n_topics; t++)
+        topics[t] = cfg->topics[t].name;
+    for (int i = 1; i < REJ__COUNT; i++)
+        reasons[i - 1] = reject_reason_name((enum reject_reason)i);
+    for (int i = 0; i < RULE__COUNT; i++)
+        rules[i] = rule_name((enum rule_id)i);
+    for (int i = 0; i <= LEVEL_ALARM; i++)
+        levels[i] = risk_level_name((enum risk_level)i);
+    size_t n_sinks = outbox_sinks(pl->outbox);
+    for (size_t i = 0; i < n_sinks; i++)
+        sinks[i] = outbox_sink_name(pl->outbox, i);
+    static const char *const pause_reasons[] = {"redis", "outbox_full"};
+    const struct metric_label topic[] = {{"topic", topics, n_topics},
+                                         {"reason", reasons, REJ__COUNT - 1}};
+    const struct metric_label alert[] = {{"rule", rules, RULE__COUNT},
+                                         {"level", levels, LEVEL_ALARM + 1},
+                                         {"status", status_names, 2}};
+    const struct metric_label sink[] = {{"sink", sinks, n_sinks}};
+    const struct metric_label pause[] = {{"reason", pause_reasons, 2}};
+    static const double batch_bounds[] = {1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+    static const double commit_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                           0.05,   0.1,   0.25,   0.5,   1,    2.5};
+    static const char *const by_partition[] = {"partition"};
+    static const char *const by_topic[] = {"topic", "partition"};
+#define COUNTER(name, help, labels, n)                                                             \
+    metrics_add(r, METRIC_COUNTER, name, help, labels, n, NULL, 0)
+#define GAUGE(name, help, labels, n) metrics_add(r, METRIC_GAUGE, name, help, labels, n, NULL, 0)
+    m->consumed = COUNTER("churnwatch_events_consumed_total",
+                          "Messages taken from an input topic, accepted or rejected (a "
+                          "re-delivery of an applied offset is not counted).",
+                          topic, 1);
+    m->rejected = COUNTER("churnwatch_events_rejected_total",
+                          "Messages rejected by the decoder, by topic and reason.", topic, 2);
+    m->applied = COUNTER("churnwatch_events_applied_total",
+                         "Events applied to customer state.", NULL, 0);
+    m->duplicates = COUNTER("churnwatch_events_duplicates_total",
+                            "Events dropped because their event_id was seen recently.", NULL, 0);
+    m->late = COUNTER("churnwatch_events_late_total",
+                      "Events later than engine.lateness allows, applied out of order.", NULL, 0);
+    m->timers_fired = COUNTER("churnwatch_timers_fired_total",
+                              "Customers advanced by the timer sweep.", NULL, 0);
+    m->alerts_written = COUNTER("churnwatch_alerts_written_total",
+                                "Alert notices committed to the outbox, by rule, level and "
+                                "status.",
+                                alert, 3);
+    m->commits = COUNTER("churnwatch_commits_total",
+                         "Partition transactions (state, outbox, offsets) committed to Redis.",
+                         NULL, 0);
+    m->commit_failures = COUNTER("churnwatch_commit_failures_total",
+                                 "Partition commits that failed (retried on the next batch).",
+                                 NULL, 0);
+    m->dead_letter_failures = COUNTER("churnwatch_dead_letter_failures_total",
+                                      "Rejected messages that could not be copied to the "
+                                      "dead-letter topic.",
+                                      NULL, 0);
+    if (n_sinks > 0) {
+        m->delivered = COUNTER("churnwatch_alerts_delivered_total",
+                               "Alerts delivered from the outbox, by sink.", sink, 1);
+        m->delivery_failures = COUNTER("churnwatch_sink_delivery_failures_total",
+                                       "Outbox batches a sink did not wholly deliver (retried "
+                                       "with back-off).",
+                                       sink, 1);
+        m->sink_failing = GAUGE("churnwatch_sink_failing_seconds",
+                                "How long the sink's deliveries have been failing; 0 while they "
+                                "succeed.",
+                                sink, 1);
+    }
+    m->redis_errors = COUNTER("churnwatch_redis_errors_total",
+                              "Redis connections refused or lost, and error replies.", NULL, 0);
+    m->redis_reconnects = COUNTER("churnwatch_redis_reconnects_total",
+                                  "Connections to Redis made again after the first.", NULL, 0);
+    m->redis_connected = GAUGE("churnwatch_redis_connected",
+                               "1 while the daemon has a connection to Redis.", NULL, 0);
+    m->partitions = GAUGE("churnwatch_partitions_assigned",
+                          "Input partitions this instance owns.", NULL, 0);
+    m->paused = GAUGE("churnwatch_partitions_paused",
+                      "Owned partitions whose consumption is paused: Redis refused or lost a "
+                      "commit, or the outbox is full (engine.max_outbox).",
+                      pause, 1);
+    m->customers_cached = GAUGE("churnwatch_customers_cached",
+                                "Customers held in memory over the owned partitions.", NULL, 0);
+    m->outbox_capacity = GAUGE("churnwatch_outbox_capacity",
+                               "Undelivered alerts a partition's outbox may hold before its "
+                               "consumption pauses (engine.max_outbox).",
+                               NULL, 0);
+    m->ready = GAUGE("churnwatch_ready",
+                     "1 while /readyz answers 200: consuming, Redis connected, the outbox "
+                     "draining.",
+                     NULL, 0);
+    m->batch_messages = metrics_add(r, METRIC_HISTOGRAM, "churnwatch_batch_messages",
+                                    "Messages polled per batch (batches with any).", NULL, 0,
+                                    batch_bounds, sizeof batch_bounds / sizeof *batch_bounds);
+    m->commit_seconds = metrics_add(r, METRIC_HISTOGRAM, "churnwatch_commit_duration_seconds",
+                                    "Time to commit one partition's batch to Redis (WATCH, "
+                                    "MULTI ... EXEC).",
+                                    NULL, 0, commit_bounds,
+                                    sizeof commit_bounds / sizeof *commit_bounds);
+    m->lag = metrics_add_table(r, "churnwatch_consumer_lag_messages",
+                               "Messages in the partition not yet committed to Redis: the high "
+                               "watermark last seen by the consumer minus the stored offset.",
+                               by_topic, 2);
+    m->outbox_depth = metrics_add_table(r, "churnwatch_outbox_depth",
+                                        "Alerts in the partition's outbox not yet delivered by "
+                                        "every sink.",
+                                        by_partition, 1);
+    m->timers_due = metrics_add_table(r, "churnwatch_timers_due",
+                                      "Customers of the partition with a timer due at the "
+                                      "sweep's clock, not yet swept.",
+                                      by_partition, 1);
+#undef COUNTER
+#undef GAUGE
+    free(topics);
+    if (!m->consumed || !m->rejected || !m->applied || !m->duplicates || !m->late ||
+        !m->timers_fired || !m->alerts_written || !m->commits || !m->commit_failures ||
+        !m->dead_letter_failures || (n_sinks > 0 && (!m->delivered || !m->delivery_failures ||
+                                                     !m->sink_failing)) ||
+        !m->redis_errors || !m->redis_reconnects || !m->redis_connected || !m->partitions ||
+        !m->paused || !m->customers_cached || !m->outbox_capacity || !m->ready ||
+        !m->batch_messages || !m->commit_seconds || !m->lag || !m->outbox_depth ||
+        !m->timers_due)
+        return -1;
+    metric_set(m->outbox_capacity, 0, (double)cfg->max_outbox);
+    return 0;
+}
+
+struct pipeline *pipeline_new(struct config *cfg, struct metrics *m, struct health *h, char *err,
+                              size_t err_len)
 {
     struct pipeline *pl = calloc(1, sizeof *pl);
     if (pl == NULL) {
@@ -93,6 +256,9 @@ struct pipeline *pipeline_new(struct config *cfg, char *err, size_t err_len)
     }
     for (size_t t = 0; t < cfg->n_topics; t++)
         log_ratelimit_init(&pl->reject_rl[t], 5, 20);
+    pl->health = h;
+    pl->claiming = -1;
+    pl->serve_metrics = cfg->metrics_listen != NULL;
     log_ratelimit_init(&pl->error_rl, 1, 5);
     pl->store = store_new(cfg);
     if (pl->store == NULL) {
@@ -116,10 +282,51 @@ struct pipeline *pipeline_new(struct config *cfg, char *err, size_t err_len)
         snprintf(err, err_len, "cannot create the dead-letter producer");
         goto fail;
     }
+    if (register_metrics(pl, m) < 0) {
+        snprintf(err, err_len, "out of memory (metrics)");
+        goto fail;
+    }
     return pl;
 fail:
     pipeline_free(pl);
     return NULL;
+}
+
+/* Publishes what /readyz answers (health.h). */
+static void publish_health(struct pipeline *pl)
+{
+    struct readiness r = {
+        .stopping = pl->stop && *pl->stop,
+        .redis_connected = store_connected(pl->store),
+        .subscribed = pl->rk != NULL,
+        .assigned = pl->assigned,
+        .claiming = pl->claiming,
+        .outbox_full = -1,
+    };
+    for (int32_t i = 0; i < pl->n_parts && r.outbox_full < 0; i++)
+        if (pl->slot[i].part && pl->slot[i].outbox_full)
+            r.outbox_full = i;
+    int64_t now = clock_mono_ms();
+    for (size_t i = 0; i < outbox_sinks(pl->outbox); i++) {
+        int64_t since = outbox_failing_since(pl->outbox, i);
+        if (since > 0 && (r.failing_sink == NULL || now - since > r.sink_failing_ms)) {
+            r.failing_sink = outbox_sink_name(pl->outbox, i);
+            r.sink_failing_ms = now - since;
+        }
+    }
+    char reason[256];
+    bool ready = readiness_check(&r, reason, sizeof reason);
+    health_set_not_ready(pl->health, ready ? NULL : reason);
+    metric_set(pl->m.ready, 0, ready ? 1 : 0);
+}
+
+/* The loop, or one of its waits, is turning: ping systemd's watchdog, beat for /healthz
+ * and say whether we are ready. */
+static void alive(struct pipeline *pl)
+{
+    notify_watchdog();
+    health_beat(pl->health);
+    publish_health(pl);
 }
 
 int pipeline_wait_store(struct pipeline *pl, volatile const int *stop)
@@ -128,7 +335,7 @@ int pipeline_wait_store(struct pipeline *pl, volatile const int *stop)
     while (!*stop) {
         if (store_connect(pl->store) == 0)
             return 0;
-        notify_watchdog();
+        alive(pl);
         notify_status("waiting for Redis");
         clock_sleep_ms(100);
     }
@@ -169,6 +376,24 @@ static size_t cache_share(const struct pipeline *pl)
     return share < 100 ? 100 : share;
 }
 
+/* Adds to the metrics what p counted since they last heard of it (its events applied by
+ * the sweep included). */
+static void report_partition(struct pipeline *pl, const struct partition *p)
+{
+    struct partition_stats *last = &pl->slot[p->id].reported;
+    const struct partition_stats *now = &p->stats;
+    metric_add(pl->m.applied, 0, now->applied - last->applied);
+    metric_add(pl->m.duplicates, 0, now->duplicates - last->duplicates);
+    metric_add(pl->m.late, 0, now->late - last->late);
+    for (int r = 0; r < RULE__COUNT; r++)
+        for (int l = 0; l <= LEVEL_ALARM; l++)
+            for (int f = 0; f < 2; f++)
+                if (now->alerts_written[r][l][f] != last->alerts_written[r][l][f])
+                    metric_add(pl->m.alerts_written, ((size_t)r * (LEVEL_ALARM + 1) + l) * 2 + f,
+                               now->alerts_written[r][l][f] - last->alerts_written[r][l][f]);
+    *last = *now;
+}
+
 /* Applies queued events of p and commits. Returns 0, -1 (Redis: retry), STORE_FENCED. */
 static int flush_partition(struct pipeline *pl, struct partition *p)
 {
@@ -181,8 +406,10 @@ static int flush_partition(struct pipeline *pl, struct partition *p)
     pl->stats.applied += p->stats.applied - before.applied;
     pl->stats.duplicates += p->stats.duplicates - before.duplicates;
     size_t alerts;
+    int64_t start_us = clock_mono_us();
     int rc = partition_commit(p, pl->store, &alerts);
     if (rc == 0 && p->stats.commits > before.commits) {
+        metric_observe(pl->m.commit_seconds, 0, (double)(clock_mono_us() - start_us) / 1e6);
         pl->stats.alerts += alerts;
         if (alerts) {
             outbox_mark_pending(pl->outbox, p->id);
@@ -194,6 +421,7 @@ static int flush_partition(struct pipeline *pl, struct partition *p)
     } else if (rc != 0) {
         pl->stats.commit_failures++;
     }
+    report_partition(pl, p);
     return rc;
 }
 
@@ -209,6 +437,7 @@ static void drop_partition(struct pipeline *pl, int32_t p)
 
 static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
 {
+    pl->assigned = true;
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         int t = topic_index(pl->cfg, tp->topic);
@@ -218,13 +447,15 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
         if (p == NULL) {
             struct partition_meta meta;
             /* Claiming needs Redis; without it we cannot know where to start. */
+            pl->claiming = tp->partition;
             while (store_claim(pl->store, tp->partition, &meta) < 0) {
                 if (pl->stop && *pl->stop) {
                     /* librdkafka waits for an assign call: answer with nothing */
+                    pl->claiming = -1;
                     rd_kafka_assign(pl->rk, NULL);
                     return;
                 }
-                notify_watchdog();
+                alive(pl);
                 clock_sleep_ms(200);
             }
             p = partition_new(tp->partition, pl->cfg, &meta);
@@ -237,13 +468,18 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
                 late_buffer_free(&p->held);
                 if (pl->stop && *pl->stop) {
                     partition_free(p);
+                    pl->claiming = -1;
                     rd_kafka_assign(pl->rk, NULL);
                     return;
                 }
-                notify_watchdog();
+                alive(pl);
                 clock_sleep_ms(200);
             }
+            pl->claiming = -1;
             pl->slot[tp->partition].part = p;
+            memset(&pl->slot[tp->partition].reported, 0, sizeof pl->slot[tp->partition].reported);
+            pl->slot[tp->partition].outbox_len = 0;
+            pl->slot[tp->partition].timers_due = 0;
             pl->owned++;
             outbox_partition_add(pl->outbox, tp->partition);
             pl->slot[tp->partition].last_progress_ms = clock_mono_ms();
@@ -317,6 +553,8 @@ static void reject(struct pipeline *pl, int t, const rd_kafka_message_t *m,
                    enum reject_reason why, const char *msg)
 {
     pl->stats.rejected[why]++;
+    if (why > REJ_NONE && why < REJ__COUNT)
+        metric_add(pl->m.rejected, (size_t)t * (REJ__COUNT - 1) + (size_t)(why - 1), 1);
     const char *topic = rd_kafka_topic_name(m->rkt);
     char source[300];
     struct log_field f[] = {LOG_STR("topic", topic), LOG_INT("partition", m->partition),
@@ -369,6 +607,7 @@ static int handle_message(struct pipeline *pl, rd_kafka_message_t *m, int64_t no
     if (q == NULL)
         return 0; /* already applied: a re-delivery */
     pl->stats.messages++;
+    metric_add(pl->m.consumed, (size_t)t, 1);
     pl->slot[m->partition].last_progress_ms = now_mono;
     pl->slot[m->partition].stall_seeks = 0;
     enum reject_reason why;
@@ -394,6 +633,18 @@ static void set_paused(struct pipeline *pl, int32_t p, bool pause)
     pl->slot[p].paused = pause;
 }
 
+/* The clock partition p's timers are swept at: the partition clock or, with clock: wall,
+ * the wall clock if later, trailing by engine.lateness, so that an event that arrives late
+ * (up to that much) is still applied before the timers it could prevent. */
+static int64_t sweep_clock(const struct pipeline *pl, const struct partition *p)
+{
+    int64_t clock = p->clock_ms;
+    int64_t wall = pl->cfg->clock == CLOCK_WALL ? clock_wall_ms() : INT64_MIN;
+    if (wall > clock)
+        clock = wall;
+    return late_watermark(clock, pl->cfg->lateness_ms);
+}
+
 static void sweep_timers(struct pipeline *pl)
 {
     int64_t now = clock_mono_ms();
@@ -404,13 +655,7 @@ static void sweep_timers(struct pipeline *pl)
         struct partition *p = pl->slot[i].part;
         if (p == NULL || pl->slot[i].paused)
             continue;
-        /* The sweep trails the clock by engine.lateness, so an event that arrives late
-         * (up to that much) is still applied before the timers it could prevent. */
-        int64_t clock = p->clock_ms;
-        int64_t wall = pl->cfg->clock == CLOCK_WALL ? clock_wall_ms() : INT64_MIN;
-        if (wall > clock)
-            clock = wall;
-        clock = late_watermark(clock, pl->cfg->lateness_ms);
+        int64_t clock = sweep_clock(pl, p);
         int rescanning = partition_rescan(p, pl->cfg, pl->store, clock, SWEEP_MAX);
         if (rescanning < 0)
             continue;
@@ -485,6 +730,7 @@ static void check_outboxes(struct pipeline *pl)
         if (pl->slot[i].part == NULL || !read || store_outbox_len(pl->store, i, &len) < 0)
             continue;
         pl->slot[i].outbox_grew = false;
+        pl->slot[i].outbox_len = len;
         size_t cap = pl->cfg->max_outbox;
         if (!pl->slot[i].outbox_full && len >= cap) {
             log_warn("partition %" PRId32 ": the outbox holds %" PRIu64 " undelivered alerts "
@@ -571,8 +817,102 @@ static void flush_log_limits(struct pipeline *pl)
     log_ratelimit_flush(&pl->error_rl, "kafka consumer", LOG_LVL_WARN);
 }
 
+/* Reads what the per-partition tables show: consumer lag from librdkafka's cached high
+ * watermarks (no broker round trip: they come with every fetch response, so a paused
+ * partition shows the last one seen), outbox length and timers due from Redis (one round
+ * trip per partition). */
+static void refresh_partition_metrics(struct pipeline *pl)
+{
+    char part[16];
+    const char *labels[2];
+    for (int32_t i = 0; i < pl->n_parts; i++) {
+        struct partition *p = pl->slot[i].part;
+        uint64_t len, due;
+        if (p == NULL)
+            continue;
+        if (store_backlog(pl->store, i, sweep_clock(pl, p), &len, &due) < 0)
+            break; /* Redis is away: keep what was last read */
+        pl->slot[i].outbox_len = len;
+        pl->slot[i].timers_due = due;
+    }
+    metric_table_begin(pl->m.lag);
+    for (int32_t i = 0; i < pl->n_parts; i++) {
+        struct partition *p = pl->slot[i].part;
+        if (p == NULL)
+            continue;
+        snprintf(part, sizeof part, "%" PRId32, i);
+        labels[1] = part;
+        for (size_t t = 0; t < pl->cfg->n_topics; t++) {
+            int64_t lo, hi, pos = p->committed_offset[t];
+            labels[0] = pl->cfg->topics[t].name;
+            if (rd_kafka_get_watermark_offsets(pl->rk, labels[0], i, &lo, &hi) != 0 || hi < 0)
+                continue; /* nothing fetched yet */
+            if (pos < 0)
+                pos = lo; /* nothing stored: consumption starts at the beginning */
+            if (pos >= 0)
+                metric_table_row(pl->m.lag, labels, (double)(hi > pos ? hi - pos : 0));
+        }
+    }
+    metric_table_end(pl->m.lag);
+    struct metric *tables[2] = {pl->m.outbox_depth, pl->m.timers_due};
+    for (int k = 0; k < 2; k++) {
+        metric_table_begin(tables[k]);
+        for (int32_t i = 0; i < pl->n_parts; i++) {
+            if (pl->slot[i].part == NULL)
+                continue;
+            snprintf(part, sizeof part, "%" PRId32, i);
+            labels[0] = part;
+            metric_table_row(tables[k], labels,
+                             (double)(k == 0 ? pl->slot[i].outbox_len : pl->slot[i].timers_due));
+        }
+        metric_table_end(tables[k]);
+    }
+}
+
+/* Mirrors into the metrics what the store, the outbox, the dead-letter producer and the
+ * partitions keep (a few dozen stores per loop iteration), refreshes the tables when
+ * due, and publishes readiness. */
+static void update_metrics(struct pipeline *pl)
+{
+    struct pipeline_metrics *m = &pl->m;
+    int64_t now = clock_mono_ms();
+    for (size_t i = 0; m->delivered != NULL && i < outbox_sinks(pl->outbox); i++) {
+        int64_t since = outbox_failing_since(pl->outbox, i);
+        metric_set_total(m->delivered, i, outbox_delivered(pl->outbox, i));
+        metric_set_total(m->delivery_failures, i, outbox_failures(pl->outbox, i));
+        metric_set(m->sink_failing, i, since > 0 ? (double)(now - since) / 1000.0 : 0);
+    }
+    metric_set_total(m->dead_letter_failures, 0, dead_letter_failures(pl->dlq));
+    metric_set_total(m->timers_fired, 0, pl->stats.timers_fired);
+    metric_set_total(m->commits, 0, pl->stats.commits);
+    metric_set_total(m->commit_failures, 0, pl->stats.commit_failures);
+    metric_set_total(m->redis_errors, 0, store_errors(pl->store));
+    uint64_t gen = store_generation(pl->store);
+    metric_set_total(m->redis_reconnects, 0, gen > 1 ? gen - 1 : 0);
+    metric_set(m->redis_connected, 0, store_connected(pl->store) ? 1 : 0);
+    size_t cached = 0, paused_redis = 0, paused_full = 0;
+    for (int32_t i = 0; i < pl->n_parts; i++) {
+        if (pl->slot[i].part == NULL)
+            continue;
+        cached += customer_table_count(pl->slot[i].part->customers);
+        if (pl->slot[i].outbox_full)
+            paused_full++;
+        else if (pl->slot[i].paused)
+            paused_redis++;
+    }
+    metric_set(m->partitions, 0, pl->owned);
+    metric_set(m->paused, 0, (double)paused_redis);
+    metric_set(m->paused, 1, (double)paused_full);
+    metric_set(m->customers_cached, 0, (double)cached);
+    if (pl->serve_metrics && now >= pl->next_metrics_ms) {
+        refresh_partition_metrics(pl);
+        pl->next_metrics_ms = now + METRICS_REFRESH_MS;
+    }
+}
+
 int pipeline_run_once(struct pipeline *pl)
 {
+    health_beat(pl->health);
     check_store_after_reconnect(pl);
     if (pl->fatal)
         return -1;
@@ -602,6 +942,8 @@ int pipeline_run_once(struct pipeline *pl)
         if (pl->stop && *pl->stop)
             break;
     }
+    if (polled > 0)
+        metric_observe(pl->m.batch_messages, 0, polled);
     check_outboxes(pl);
     for (int32_t i = 0; i < pl->n_parts; i++) {
         struct partition *p = pl->slot[i].part;
@@ -631,6 +973,8 @@ int pipeline_run_once(struct pipeline *pl)
     outbox_run(pl->outbox);
     dead_letter_poll(pl->dlq);
     flush_log_limits(pl);
+    update_metrics(pl);
+    publish_health(pl);
     return pl->fatal ? -1 : 0;
 }
 
@@ -661,6 +1005,8 @@ void pipeline_reload(struct pipeline *pl, struct config *next)
         http_sink_changed(&cur->sink_alertmanager, &next->sink_alertmanager) ||
         http_sink_changed(&cur->sink_webhook, &next->sink_webhook))
         log_warn("reload: sinks settings changed; they apply after a restart");
+    if (str_changed(cur->metrics_listen, next->metrics_listen))
+        log_warn("reload: metrics.listen changed; it applies after a restart");
     /* Swap the reloadable parts in; config_free(next) then frees the old ones. */
     for (int r = 0; r < RULE__COUNT; r++) {
         struct rule_config tmp = cur->rules[r];
@@ -702,6 +1048,7 @@ int pipeline_stop(struct pipeline *pl, int drain_ms)
     int rc = 0;
     if (pl->rk == NULL)
         return 0;
+    alive(pl);
     for (int32_t i = 0; i < pl->n_parts; i++) {
         struct partition *p = pl->slot[i].part;
         if (p && flush_partition(pl, p) != 0) {
@@ -714,6 +1061,7 @@ int pipeline_stop(struct pipeline *pl, int drain_ms)
     int64_t until = clock_mono_ms() + drain_ms;
     while (!outbox_idle(pl->outbox) && clock_mono_ms() < until) {
         outbox_run(pl->outbox);
+        alive(pl);
         clock_sleep_ms(10);
     }
     consumer_close(pl->rk); /* revokes: on_revoke commits nothing new and frees */

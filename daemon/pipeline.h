@@ -3,7 +3,8 @@
  *   -> per partition: load missing customers, apply rules -> one MULTI/EXEC per partition
  *   -> commit offsets to Kafka for lag tools -> sweep due timers -> deliver the outbox.
  * It owns the consumer, the store, the outbox and the partitions; it borrows the config,
- * which the caller may replace between batches with pipeline_reload. */
+ * which the caller may replace between batches with pipeline_reload, and the metrics
+ * registry and health state, which it keeps up to date (docs/metrics.md). */
 #ifndef CW_PIPELINE_H
 #define CW_PIPELINE_H
 
@@ -12,6 +13,8 @@
 
 #include "config.h"
 #include "event.h"
+#include "health.h"
+#include "metrics.h"
 
 struct pipeline_stats {
     uint64_t messages;
@@ -29,8 +32,11 @@ struct pipeline_stats {
 
 struct pipeline;
 
-/* Connects nothing yet; returns NULL with a message in err on a setup error. */
-struct pipeline *pipeline_new(struct config *cfg, char *err, size_t err_len);
+/* Connects nothing yet; registers its metrics in m (before the HTTP server starts: the
+ * registry's families are fixed from then on). m and h are borrowed and must outlive the
+ * pipeline. Returns NULL with a message in err on a setup error. */
+struct pipeline *pipeline_new(struct config *cfg, struct metrics *m, struct health *h, char *err,
+                              size_t err_len);
 /* Waits (with back-off, calling *stop between attempts) until Redis answers. Returns 0,
  * or -1 if *stop became true first. */
 int pipeline_wait_store(struct pipeline *pl, volatile const int *stop);

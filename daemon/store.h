@@ -58,6 +58,12 @@ int store_peek(struct store *s, int32_t p, struct partition_meta *meta);
 /* Counts successful connections: a change means Redis was reconnected, and what it holds
  * may have been rolled back (a restart without persistence, a failover). */
 uint64_t store_generation(const struct store *s);
+/* Redis errors since start: connections refused or lost, error replies (for metrics). */
+uint64_t store_errors(const struct store *s);
+/* Partition p's outbox length (as store_outbox_len) and the number of its customers due
+ * at or before now_ms, in one round trip (for metrics). */
+int store_backlog(struct store *s, int32_t p, int64_t now_ms, uint64_t *outbox_len,
+                  uint64_t *due);
 
 /* Loads customers ids[0..n) of partition p in one pipeline. For each i, when stored,
  * decodes into *out[i] and sets found[i]; otherwise leaves *out[i] untouched and clears

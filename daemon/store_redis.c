@@ -35,6 +35,7 @@ struct store {
      * reconnect back-off instead. */
     struct log_ratelimit commit_rl, error_rl;
     char where[300]; /* "redis HOST:PORT" (or the socket path), the limits' source */
+    uint64_t errors;     /* connections lost or refused, error replies (metrics) */
     /* scratch for building commands, reused */
     const char **argv;
     size_t *argvlen;
@@ -128,6 +129,7 @@ static const char *store_where(const struct store *s, char *buf, size_t len)
 static void store_drop(struct store *s, const char *what)
 {
     char where[300];
+    s->errors++;
     if (s->ctx) {
         log_error("redis %s: %s: %s; reconnecting", store_where(s, where, sizeof where), what,
                   s->ctx->errstr[0] ? s->ctx->errstr : "connection lost");
@@ -146,6 +148,7 @@ static int store_setup_cmd(struct store *s, int argc, const char **argv)
     int rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
     if (rc < 0) {
         char where[300];
+        s->errors++;
         bool noauth = s->password == NULL && strncmp(r->str, "NOAUTH", 6) == 0;
         log_error("redis %s: %s: %s%s", store_where(s, where, sizeof where), argv[0], r->str,
                   noauth ? " (the server wants a password: set redis.password)" : "");
@@ -167,6 +170,7 @@ int store_connect(struct store *s)
     redisContext *c = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, tv)
                                    : redisConnectWithTimeout(s->host, s->port, tv);
     if (c == NULL || c->err) {
+        s->errors++;
         if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS || s->backoff_ms >= BACKOFF_MAX_MS)
             log_error("redis %s: cannot connect: %s; retrying in %d ms", where,
                       c ? c->errstr : "out of memory", s->backoff_ms);
@@ -281,6 +285,7 @@ static int reply_error(struct store *s, const redisReply *r, const char *what)
 {
     if (r->type == REDIS_REPLY_ERROR) {
         log_limited(&s->error_rl, s->where, LOG_LVL_ERROR, "redis: %s: %s", what, r->str);
+        s->errors++;
         return -1;
     }
     return 0;
@@ -324,6 +329,11 @@ static int parse_i64(const char *str, size_t len, int64_t *out)
 uint64_t store_generation(const struct store *s)
 {
     return s->generation;
+}
+
+uint64_t store_errors(const struct store *s)
+{
+    return s->errors;
 }
 
 /* Reads P:{pN}:epoch (INCR'd first when `claim`) and the offsets hash into meta. */
@@ -725,6 +735,8 @@ int store_commit(struct store *s, const struct store_batch *b)
         }
         freeReplyObject(rep);
     }
+    if (rc == -1)
+        s->errors++;
     return rc;
 desync:
     /* Commands are queued but their replies are not read: the only safe way out is to
@@ -950,6 +962,35 @@ int store_outbox_len(struct store *s, int32_t p, uint64_t *len)
         *len = (uint64_t)r->integer;
     freeReplyObject(r);
     return 0;
+}
+
+int store_backlog(struct store *s, int32_t p, int64_t now_ms, uint64_t *outbox_len, uint64_t *due)
+{
+    *outbox_len = *due = 0;
+    if (store_connect(s) < 0)
+        return -1;
+    char okey[KEY_MAX], dkey[KEY_MAX], now[24];
+    key_fmt(okey, sizeof okey, s, p, "outbox", NULL);
+    key_fmt(dkey, sizeof dkey, s, p, "due", NULL);
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    const char *xlen[] = {"XLEN", okey}, *zcount[] = {"ZCOUNT", dkey, "-inf", now};
+    if (redisAppendCommandArgv(s->ctx, 2, xlen, NULL) != REDIS_OK ||
+        redisAppendCommandArgv(s->ctx, 4, zcount, NULL) != REDIS_OK) {
+        store_drop(s, "append");
+        return -1;
+    }
+    redisReply *r[2];
+    if (read_replies(s, 2, r) < 0)
+        return -1;
+    int rc = reply_error(s, r[0], "XLEN outbox") < 0 || reply_error(s, r[1], "ZCOUNT due") < 0
+                 ? -1
+                 : 0;
+    if (rc == 0 && r[0]->type == REDIS_REPLY_INTEGER && r[0]->integer > 0)
+        *outbox_len = (uint64_t)r[0]->integer;
+    if (rc == 0 && r[1]->type == REDIS_REPLY_INTEGER && r[1]->integer > 0)
+        *due = (uint64_t)r[1]->integer;
+    free_replies(r, 2);
+    return rc;
 }
 
 int store_outbox_ack(struct store *s, int32_t p, const char *sink, const char *id,

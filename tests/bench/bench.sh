@@ -161,8 +161,10 @@ mkconf() {
         -e '/^    - name: \(complaints\|support\|customers\) /d' \
         -e "s|^    - name: orders .*|    - name: $1|" \
         -e 's|^    security.protocol: plaintext$|&\n    fetch.wait.max.ms: 20|' \
+        -e 's|^  listen: "127.0.0.1:9465"|  listen: "127.0.0.1:0"|' \
         "$CW_ROOT/config/churnwatch.yaml" >"$5"
     grep -q '^    fetch.wait.max.ms: 20$' "$5" || cw_fail "config: fetch.wait.max.ms not set"
+    grep -q '^  listen: "127.0.0.1:0"' "$5" || cw_fail "config: metrics port not set to 0"
     grep -q "^  port: $CW_REDIS_PORT" "$5" || cw_fail "config: redis port not set"
     grep -q "^  clock: $4" "$5" || cw_fail "config: clock not set"
     grep -q "^  group_id: $3" "$5" || cw_fail "config: group not set"

@@ -62,6 +62,8 @@ engine:
   timer_interval: 100ms
 logging:
   level: info
+metrics:
+  listen: "127.0.0.1:0"
 EOF
     chmod 600 "$1.tmp" && mv "$1.tmp" "$1" || cw_fail "cannot write $1"
 }

@@ -121,6 +121,9 @@ say "stream: $(basename "$DATA") orders + generated complaints + $SIM_CUSTOMERS 
 cw_spawn "$D/churnwatchd.log" "$CW_BIN/churnwatchd" -c "$D/churnwatch.yaml"
 DAEMON=$CW_LAST_PID
 say "churnwatchd started (pid $DAEMON, log in $D/churnwatchd.log)"
+if PORT=$(cw_metrics_port "$D/churnwatchd.log" 10); then
+    say "metrics: http://127.0.0.1:$PORT/metrics (and /healthz, /readyz) while the demo runs"
+fi
 
 : >"$D/alerts.jsonl"
 cw_spawn_split "$D/alerts.jsonl" "$D/kcat-alerts.log" \

@@ -15,6 +15,11 @@ libsystemd-dev libcriterion-dev redis-server redis-tools kcat iproute2 procps sy
 # (libclang_rt.fuzzer-x86_64.a) is in libclang-rt-14-dev, which clang only recommends on
 # Debian 12, and recommends are not installed here.
 PACKAGES="$PACKAGES clang libclang-rt-14-dev"
+# The metrics endpoint (daemon/http_server.c) is served by libmicrohttpd;
+# tests/integration/46-metrics.sh scrapes it with curl, lints it with promtool and scrapes
+# it with a real Prometheus (the prometheus package has both binaries; like redis-server,
+# its postinst may start a system instance, on port 9090, which the tests never use).
+PACKAGES="$PACKAGES libmicrohttpd-dev curl prometheus"
 # The benchmark's instruction counts (make bench, tests/integration/50-bench-smoke.sh):
 # `churnwatch replay` under valgrind --tool=callgrind.
 PACKAGES="$PACKAGES valgrind"

@@ -15,8 +15,9 @@
 #
 # Also: cw_redis ARGS, cw_consume TOPIC [FMT], cw_spawn_split OUT ERR CMD, cw_broker_ctl
 # "down 1", cw_assert_eq EXP ACT WHAT, cw_pid_alive PID, cw_forget_pid PID, cw_free_port,
-# cw_stop_redis, cw_restart_redis, cw_stop_broker, cw_log MSG. Each is described where it
-# is defined.
+# cw_stop_redis, cw_restart_redis, cw_stop_broker, cw_log MSG, cw_metrics_port LOG,
+# cw_http URL, cw_metric FILE SERIES, cw_start_prometheus DIR CONFIG, cw_prom_query EXPR,
+# cw_stop_prometheus. Each is described where it is defined.
 #
 # Processes are started in the background of the calling shell (never inside $(...)), so
 # their pids are known and `wait` can collect their exit status. Everything started here is
@@ -51,6 +52,9 @@ CW_REDIS_PID=""
 CW_REDIS_ARGS=""
 CW_BROKER_PID=""
 CW_BROKER_CTL=""
+CW_PROM_PID=""
+CW_PROM_PORT=""
+CW_HTTP_STATUS=""
 CW_CLEANED=""
 CW_REDIS_PORT=${CW_REDIS_PORT:-}
 CW_BROKERS=${CW_BROKERS:-}
@@ -267,6 +271,65 @@ cw_stop_broker() {
     [ -n "$CW_BROKER_PID" ] || return 0
     cw_stop_pid "$CW_BROKER_PID" 10
     CW_BROKER_PID=""
+}
+
+# cw_metrics_port LOG [TIMEOUT_S] — prints the port a churnwatchd serves /metrics on, read
+# from its log line "metrics: serving ... (port N)" (waits up to TIMEOUT_S, default 10 s,
+# for the line; returns 1 without it). For configs with metrics.listen "127.0.0.1:0".
+cw_metrics_port() {
+    cw_wait_for "grep -q 'metrics: serving .* (port [0-9]*)' '$1'" "${2:-10}" || return 1
+    sed -n 's/.*metrics: serving .* (port \([0-9]*\)).*/\1/p' "$1" | tail -n 1
+}
+
+# cw_http URL — prints the body of a GET (whatever the status) and sets CW_HTTP_STATUS to
+# the status code (000 when nothing answered). Call it as `cw_http URL >FILE`, not in
+# $(...), when the status is wanted.
+cw_http() {
+    # shellcheck disable=SC2034 # read by the scripts that source this file
+    CW_HTTP_STATUS=$(curl -s -m 10 -o "$CW_TMPDIR/http.$$" -w '%{http_code}' "$1")
+    cat "$CW_TMPDIR/http.$$" 2>/dev/null
+    rm -f "$CW_TMPDIR/http.$$"
+}
+
+# cw_metric FILE SERIES — the value of SERIES (a metric name with its labels exactly as
+# exposed, e.g. 'churnwatch_events_consumed_total{topic="orders"}') in FILE, a /metrics
+# scrape; prints nothing when absent.
+cw_metric() {
+    awk -v s="$2" 'substr($0, 1, length(s) + 1) == s " " { print $2; exit }' "$1"
+}
+
+# cw_start_prometheus DIR CONFIG — starts /usr/bin/prometheus with CONFIG (a prometheus.yml)
+# on a free loopback port, data in DIR/prometheus-data, log in DIR/prometheus.log; waits
+# until it is ready (60 s) and exports CW_PROM_PORT.
+cw_start_prometheus() {
+    CW_PROM_PORT=$(cw_free_port) || return 1
+    export CW_PROM_PORT
+    cw_spawn "$1/prometheus.log" prometheus --config.file="$2" \
+        --storage.tsdb.path="$1/prometheus-data" --web.listen-address="127.0.0.1:$CW_PROM_PORT"
+    CW_PROM_PID=$CW_LAST_PID
+    if ! cw_wait_for "curl -sf -m 5 http://127.0.0.1:$CW_PROM_PORT/-/ready" 60; then
+        tail -n 20 "$1/prometheus.log" >&2
+        cw_fail "prometheus did not become ready"
+    fi
+}
+
+# cw_prom_api PATH — prints the JSON answer of the Prometheus HTTP API (e.g.
+# /api/v1/targets).
+cw_prom_api() {
+    curl -s -m 10 "http://127.0.0.1:$CW_PROM_PORT$1"
+}
+
+# cw_prom_query EXPR — prints the value of the first series an instant query returns,
+# nothing when it returns none.
+cw_prom_query() {
+    curl -s -m 10 --data-urlencode "query=$1" "http://127.0.0.1:$CW_PROM_PORT/api/v1/query" |
+        sed -n 's/.*"result":\[{"metric":{[^}]*},"value":\[[0-9.]*,"\([^"]*\)"\]}.*/\1/p'
+}
+
+cw_stop_prometheus() {
+    [ -n "$CW_PROM_PID" ] || return 0
+    cw_stop_pid "$CW_PROM_PID" 10
+    CW_PROM_PID=""
 }
 
 # cw_produce TOPIC FILE — produces FILE's "KEY<TAB>VALUE" lines to TOPIC; fails if kcat

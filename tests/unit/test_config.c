@@ -167,6 +167,7 @@ Test(config, full_file_values)
     cr_assert_not(cfg->sink_log);
     cr_assert_eq(cfg->log_level, LOG_LVL_DEBUG);
     cr_assert_eq(cfg->log_format, LOG_FMT_JSON);
+    cr_assert_str_eq(cfg->metrics_listen, "[::1]:9100");
     config_free(cfg);
 }
 
@@ -223,6 +224,7 @@ Test(config, defaults)
     cr_assert(cfg->sink_log);
     cr_assert_eq(cfg->log_level, LOG_LVL_INFO);
     cr_assert_eq(cfg->log_format, LOG_FMT_AUTO);
+    cr_assert_str_eq(cfg->metrics_listen, "127.0.0.1:9465");
 
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         const struct rule_config *rc = &cfg->rules[rules[i].rule];
@@ -303,6 +305,35 @@ Test(config, demo_config_after_substitution)
     free(raw);
 }
 
+/* metrics.listen: "off", null and "" turn the endpoint off (NULL); a port may be 0. */
+Test(config, metrics_listen_off_and_port_zero)
+{
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"metrics: {listen: \"off\"}", NULL},
+        {"metrics: {listen: off}", NULL},
+        {"metrics: {listen: ~}", NULL},
+        {"metrics: {listen: }", NULL},
+        {"metrics: {listen: \"\"}", NULL},
+        {"metrics:", "127.0.0.1:9465"},
+        {"metrics: {listen: \"127.0.0.1:0\"}", "127.0.0.1:0"},
+        {"metrics: {listen: \"localhost:9100\"}", "localhost:9100"},
+        {"metrics: {listen: \"[::]:9465\"}", "[::]:9465"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[256], errs[1024] = "";
+        snprintf(buf, sizeof buf, "kafka: {topics: [{name: orders}]}\n%s\n", cases[i].yaml);
+        struct config *cfg = config_load_buffer("m.yaml", buf, strlen(buf), errs, sizeof errs);
+        cr_assert_not_null(cfg, "%s: %s", cases[i].yaml, errs);
+        if (cases[i].want == NULL)
+            cr_assert_null(cfg->metrics_listen, "%s", cases[i].yaml);
+        else
+            cr_assert_str_eq(cfg->metrics_listen, cases[i].want, "%s", cases[i].yaml);
+        config_free(cfg);
+    }
+}
+
 /* ---- golden files: tests/config/bad-NAME.yaml must fail with bad-NAME.err exactly ---- */
 
 /* Criterion runs each case in a new process: parameters hold no pointers. */
@@ -316,7 +347,7 @@ static const char *const cfgtest_golden_names[] = {
     "bad-no-topics",   "bad-pointer",      "bad-range",        "bad-rule-key",  "bad-section-type",
     "bad-strings",     "bad-syntax",       "bad-syntax-quote", "bad-top-level", "bad-topics",
     "bad-unknown-key", "bad-unknown-rule", "bad-unknown-tier", "bad-utf8",      "bad-wrong-type",
-    "bad-levels-clear", "bad-new-keys", "bad-sinks",
+    "bad-levels-clear", "bad-new-keys", "bad-sinks", "bad-metrics",
 };
 #define CFGTEST_N_GOLDEN (sizeof cfgtest_golden_names / sizeof cfgtest_golden_names[0])
 
