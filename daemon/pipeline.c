@@ -29,6 +29,7 @@ struct slot {
     bool outbox_grew;         /* alerts written since the outbox length was last read */
     int64_t last_progress_ms; /* a message arrived, or the partition was seen idle */
     int stall_seeks;          /* re-fetches since the last message */
+    int64_t next_mute_ms;     /* silences and acknowledgements are read again then */
 };
 
 struct pipeline {
@@ -222,7 +223,19 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
                 notify_watchdog();
                 clock_sleep_ms(200);
             }
+            /* silences, acknowledgements and what silences kept back (mute.h) */
+            while (store_mute_read(pl->store, tp->partition, &p->mute, true) < 0) {
+                mute_set_free(&p->mute);
+                if (pl->stop && *pl->stop) {
+                    partition_free(p);
+                    rd_kafka_assign(pl->rk, NULL);
+                    return;
+                }
+                notify_watchdog();
+                clock_sleep_ms(200);
+            }
             pl->slot[tp->partition].part = p;
+            pl->slot[tp->partition].next_mute_ms = 0;
             pl->owned++;
             outbox_partition_add(pl->outbox, tp->partition);
             pl->slot[tp->partition].last_progress_ms = clock_mono_ms();
@@ -382,6 +395,11 @@ static void sweep_timers(struct pipeline *pl)
         if (wall > clock)
             clock = wall;
         clock = late_watermark(clock, pl->cfg->lateness_ms);
+        if (now >= pl->slot[i].next_mute_ms) { /* operators' silences and acks, mute.h */
+            pl->slot[i].next_mute_ms = now + pl->cfg->timer_interval_ms;
+            if (partition_mute_refresh(p, pl->cfg, pl->store, clock_wall_ms(), clock) < 0)
+                continue;
+        }
         int rescanning = partition_rescan(p, pl->cfg, pl->store, clock, SWEEP_MAX);
         if (rescanning < 0)
             continue;
