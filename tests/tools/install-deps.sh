@@ -15,6 +15,8 @@ libsystemd-dev libcriterion-dev redis-server redis-tools kcat iproute2 procps sy
 # (libclang_rt.fuzzer-x86_64.a) is in libclang-rt-14-dev, which clang only recommends on
 # Debian 12, and recommends are not installed here.
 PACKAGES="$PACKAGES clang libclang-rt-14-dev"
+# tests/integration/49-cli.sh reads the CLI's --json output (and the alerts) with jq.
+PACKAGES="$PACKAGES jq"
 # The benchmark's instruction counts (make bench, tests/integration/50-bench-smoke.sh):
 # `churnwatch replay` under valgrind --tool=callgrind.
 PACKAGES="$PACKAGES valgrind"
