@@ -39,7 +39,8 @@
 #define ERRS_MAX 65536
 #define DEFAULT_CONFIG "/etc/churnwatch/churnwatch.yaml"
 
-static void usage(FILE *f)
+/* The synopsis; with `full`, what each command and option does. */
+static void usage(FILE *f, bool full)
 {
     fprintf(f,
             "usage: churnwatch replay -c FILE [--until TIME] [--topic NAME]\n"
@@ -52,7 +53,12 @@ static void usage(FILE *f)
             "       churnwatch silence [-c FILE] [--json] --list\n"
             "       churnwatch unsilence [-c FILE] [--json] CUSTOMER\n"
             "       churnwatch check-config [--json] [-c] FILE\n"
-            "       churnwatch --version | --help\n"
+            "       churnwatch --version | --help\n");
+    if (!full) {
+        fprintf(f, "(churnwatch --help says more; docs/cli.md)\n");
+        return;
+    }
+    fprintf(f,
             "\n"
             "replay     run the rules over a file of events in event time and print the\n"
             "           alerts as JSON lines; a summary goes to stderr\n"
@@ -170,7 +176,7 @@ static int cmd_check_config(int argc, char **argv)
             path = "-";
     }
     if (path == NULL || path[0] == '-') {
-        usage(stderr);
+        usage(stderr, false);
         return 2;
     }
     if (!json) {
@@ -242,14 +248,15 @@ static int parse_live(const char *cmd, int argc, char **argv, const char *allowe
     optind = 1;
     while ((ch = getopt_long(argc, argv, "+c:je:s:L:T:n:C:m:f:lh", longopts, NULL)) != -1) {
         if (ch == 'h') {
-            usage(stdout);
+            usage(stdout, true);
             return 1;
         }
         if (ch == '?' || (ch != 'c' && ch != 'j' && strchr(allowed, ch) == NULL)) {
-            if (ch != '?')
-                fprintf(stderr, "churnwatch %s: option %s%s does not apply here\n", cmd,
-                        argv[optind - 1][1] == '-' ? "" : "-", argv[optind - 1] + 1);
-            usage(stderr);
+            for (size_t i = 0; ch != '?' && longopts[i].name != NULL; i++)
+                if (longopts[i].val == ch)
+                    fprintf(stderr, "churnwatch %s: --%s does not apply here\n", cmd,
+                            longopts[i].name);
+            usage(stderr, false);
             return 2;
         }
         const char *what = NULL;
@@ -287,7 +294,7 @@ static int expect_args(const char *cmd, const struct live_args *a, int n, const 
     if (a->n_args == n)
         return 0;
     fprintf(stderr, "churnwatch %s: expected %s\n", cmd, what);
-    usage(stderr);
+    usage(stderr, false);
     return 2;
 }
 
@@ -423,26 +430,26 @@ static int cmd_replay(int argc, char **argv)
             json = true;
             break;
         case 'h':
-            usage(stdout);
+            usage(stdout, true);
             return 0;
         default:
-            usage(stderr);
+            usage(stderr, false);
             return 2;
         }
     }
     if (config_path == NULL) {
         fprintf(stderr, "churnwatch replay: -c FILE is required\n");
-        usage(stderr);
+        usage(stderr, false);
         return 2;
     }
     if (argc - optind != 1) {
         fprintf(stderr, "churnwatch replay: expected one events file (or - for stdin)\n");
-        usage(stderr);
+        usage(stderr, false);
         return 2;
     }
     if ((alerts || json) && labels_path == NULL) {
         fprintf(stderr, "churnwatch replay: --alerts and --json need --labels\n");
-        usage(stderr);
+        usage(stderr, false);
         return 2;
     }
     const char *in_path = argv[optind];
@@ -507,7 +514,7 @@ static int cmd_replay(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        usage(stderr, false);
         return 2;
     }
     const char *cmd = argv[1];
@@ -516,7 +523,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        usage(stdout);
+        usage(stdout, true);
         return 0;
     }
     if (strcmp(cmd, "replay") == 0)
@@ -528,6 +535,6 @@ int main(int argc, char **argv)
         if (strcmp(cmd, live[i]) == 0)
             return cmd_live(cmd, argc - 1, argv + 1);
     fprintf(stderr, "churnwatch: unknown command \"%s\"\n", cmd);
-    usage(stderr);
+    usage(stderr, false);
     return 2;
 }
