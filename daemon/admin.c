@@ -313,8 +313,8 @@ static cJSON *inspect_json(const struct config *cfg, const struct inspect *x)
     for (uint8_t i = 0; ts && i < s->n_tickets && i < CW_MAX_OPEN; i++) {
         cJSON *it = cJSON_CreateObject();
         json_time(it, "opened", s->tickets[i].opened_ms);
-        cJSON_AddNumberToObject(
-            it, "age_hours", round2((double)(x->now - s->tickets[i].opened_ms) / 3600000.0));
+        cJSON_AddNumberToObject(it, "age_hours",
+                                round2((double)(x->now - s->tickets[i].opened_ms) / 3600000.0));
         cJSON_AddBoolToObject(it, "replied", s->tickets[i].replied);
         cJSON_AddItemToArray(ts, it);
     }
@@ -490,8 +490,8 @@ static int inspect_text(const struct config *cfg, const struct inspect *x, FILE 
     snprintf(b, sizeof b, "%.2f", round2(c->score));
     if (c->score != s->score || c->level != s->level)
         snprintf(b + strlen(b), sizeof b - strlen(b),
-                 " (stored %.2f %s: timers due by the clock are not swept yet)",
-                 round2(s->score), risk_level_name((enum risk_level)s->level));
+                 " (stored %.2f %s: timers due by the clock are not swept yet)", round2(s->score),
+                 risk_level_name((enum risk_level)s->level));
     kv(&t, "score", b);
     kv(&t, "level", risk_level_name((enum risk_level)c->level));
     signals_text(c, b, sizeof b);
@@ -542,8 +542,9 @@ static int inspect_text(const struct config *cfg, const struct inspect *x, FILE 
 
     if (!x->have_recent)
         return rc;
-    fprintf(out, "\nrecent events (read back from Kafka, partition %" PRId32 ", the last %zu "
-                 "messages of each input topic):\n",
+    fprintf(out,
+            "\nrecent events (read back from Kafka, partition %" PRId32 ", the last %zu "
+            "messages of each input topic):\n",
             x->partition, x->scan);
     if (x->recent_error[0])
         fprintf(out, "  unavailable: %s\n", x->recent_error);
@@ -552,8 +553,8 @@ static int inspect_text(const struct config *cfg, const struct inspect *x, FILE 
         if (rt->error[0])
             fprintf(out, "  %s: not read: %s\n", rt->topic, rt->error);
         else
-            fprintf(out, "  %s: offsets %" PRId64 "..%" PRId64 "%s\n", rt->topic, rt->from,
-                    rt->to, rt->complete ? "" : " (incomplete: timed out)");
+            fprintf(out, "  %s: offsets %" PRId64 "..%" PRId64 "%s\n", rt->topic, rt->from, rt->to,
+                    rt->complete ? "" : " (incomplete: timed out)");
     }
     fprintf(out, "  %zu of the customer's messages found, the latest %zu shown\n",
             x->recent.matched, x->recent.n);
@@ -665,8 +666,8 @@ static int read_risk(struct live *lv, struct risk_list *l)
 
 /* Loads the customers of entries e[0..n) (n <= LOAD_CHUNK), one pipeline per partition;
  * found[i] says which are stored. */
-static int load_entries(struct live *lv, const struct risk_entry *e, size_t n,
-                        struct customer *c, bool *found)
+static int load_entries(struct live *lv, const struct risk_entry *e, size_t n, struct customer *c,
+                        bool *found)
 {
     const char *ids[LOAD_CHUNK];
     struct customer *slots[LOAD_CHUNK];
@@ -835,8 +836,9 @@ int admin_ack(const struct config *cfg, const char *id, const char *customer, co
               bool json, FILE *out)
 {
     if (strlen(id) != CW_ALERT_ID_LEN || strspn(id, "0123456789abcdef") != CW_ALERT_ID_LEN) {
-        fprintf(stderr, "churnwatch: \"%s\" is not an alert id (16 hex digits, the alert's "
-                        "\"alert_id\")\n",
+        fprintf(stderr,
+                "churnwatch: \"%s\" is not an alert id (16 hex digits, the alert's "
+                "\"alert_id\")\n",
                 id);
         return 1;
     }
@@ -861,8 +863,9 @@ int admin_ack(const struct config *cfg, const char *id, const char *customer, co
         goto done;
     }
     if (found != 0) {
-        fprintf(stderr, "churnwatch: no firing alert has id %s%s%s (resolved already, or a "
-                        "mistyped id)\n",
+        fprintf(stderr,
+                "churnwatch: no firing alert has id %s%s%s (resolved already, or a "
+                "mistyped id)\n",
                 id, customer ? " for customer " : "", customer ? customer : "");
         goto done;
     }
@@ -921,8 +924,8 @@ static cJSON *silence_json(const struct mute_silence *s, int32_t p, int64_t now)
     return o;
 }
 
-int admin_silence(const struct config *cfg, const char *customer, int64_t for_ms,
-                  const char *note, bool json, FILE *out)
+int admin_silence(const struct config *cfg, const char *customer, int64_t for_ms, const char *note,
+                  bool json, FILE *out)
 {
     struct live lv;
     if (live_open(cfg, &lv) < 0)
@@ -946,8 +949,9 @@ int admin_silence(const struct config *cfg, const char *customer, int64_t for_ms
         char until[32], span[32];
         format_rfc3339(s.until_ms, until);
         admin_format_span(for_ms, span, sizeof span);
-        fprintf(out, "silenced customer %s until %s (%s; partition %" PRId32 "): no alert "
-                     "notices reach the sinks meanwhile\n",
+        fprintf(out,
+                "silenced customer %s until %s (%s; partition %" PRId32 "): no alert "
+                "notices reach the sinks meanwhile\n",
                 customer, until, span, p);
         rc = 0;
     }
@@ -991,8 +995,9 @@ int admin_unsilence(const struct config *cfg, const char *customer, bool json, F
         json_time(o, "ended_at", now);
         rc = emit_json(o, out) == 0 ? 0 : 1;
     } else {
-        fprintf(out, "silence of customer %s ended; churnwatchd sends what it held back and "
-                     "re-sends the firing alerts at its next timer sweep\n",
+        fprintf(out,
+                "silence of customer %s ended; churnwatchd sends what it held back and "
+                "re-sends the firing alerts at its next timer sweep\n",
                 customer);
         rc = 0;
     }

@@ -23,8 +23,8 @@
 
 struct inspect_opts {
     bool json;
-    size_t events;     /* recent events to show (0: do not read Kafka) */
-    size_t scan;       /* messages read back per input topic for them */
+    size_t events; /* recent events to show (0: do not read Kafka) */
+    size_t scan;   /* messages read back per input topic for them */
     int kafka_timeout_ms;
 };
 int admin_inspect(const struct config *cfg, const char *customer, const struct inspect_opts *o,
@@ -41,8 +41,8 @@ int admin_top(const struct config *cfg, const struct top_opts *o, FILE *out);
 /* customer may be NULL: the alert is then looked up among the customers at risk. */
 int admin_ack(const struct config *cfg, const char *alert_id, const char *customer,
               const char *note, bool json, FILE *out);
-int admin_silence(const struct config *cfg, const char *customer, int64_t for_ms,
-                  const char *note, bool json, FILE *out);
+int admin_silence(const struct config *cfg, const char *customer, int64_t for_ms, const char *note,
+                  bool json, FILE *out);
 int admin_silence_list(const struct config *cfg, bool json, FILE *out);
 int admin_unsilence(const struct config *cfg, const char *customer, bool json, FILE *out);
 

@@ -178,15 +178,15 @@ struct mute_record *mute_record_find(struct mute_set *m, const char *customer)
     return NULL;
 }
 
-void mute_replace(struct mute_set *m, struct mute_silence *sil, size_t n_sil,
-                  struct mute_ack *ack, size_t n_ack)
+void mute_replace(struct mute_set *m, struct mute_silence *sil, size_t n_sil, struct mute_ack *ack,
+                  size_t n_ack)
 {
     for (size_t i = 0; i < m->n_sil; i++) {
         if (!m->sil[i].ending)
             continue;
         for (size_t j = 0; j < n_sil; j++)
-            if (strcmp(sil[j].customer, m->sil[i].customer) == 0 && sil[j].raw &&
-                m->sil[i].raw && strcmp(sil[j].raw, m->sil[i].raw) == 0)
+            if (strcmp(sil[j].customer, m->sil[i].customer) == 0 && sil[j].raw && m->sil[i].raw &&
+                strcmp(sil[j].raw, m->sil[i].raw) == 0)
                 sil[j].ending = true;
     }
     silences_free(m->sil, m->n_sil);
@@ -248,12 +248,14 @@ int mute_record_load(struct mute_set *m, const char *customer, const char *value
         (r = record_add(m, customer)) != NULL) {
         rc = 0;
         const cJSON *e;
-        cJSON_ArrayForEach(e, unseen) {
+        cJSON_ArrayForEach(e, unseen)
+        {
             if (!cJSON_IsString(e) || strlen(e->valuestring) != CW_ALERT_ID_LEN ||
                 record_add_unseen(r, e->valuestring) < 0)
                 rc = -1;
         }
-        cJSON_ArrayForEach(e, held) {
+        cJSON_ArrayForEach(e, held)
+        {
             if (!cJSON_IsString(e) ||
                 record_add_held(r, e->valuestring, strlen(e->valuestring)) < 0)
                 rc = -1;

@@ -95,8 +95,8 @@ int mute_ack_parse(const char *alert_id, const char *value, size_t len, struct m
 /* Replaces m's silences and acknowledgements with these (taken over: the arrays and each
  * raw string belong to m afterwards; the caller's pointers are cleared). Silences whose
  * end is pending keep their pending state. */
-void mute_replace(struct mute_set *m, struct mute_silence *sil, size_t n_sil,
-                  struct mute_ack *ack, size_t n_ack);
+void mute_replace(struct mute_set *m, struct mute_silence *sil, size_t n_sil, struct mute_ack *ack,
+                  size_t n_ack);
 /* Adds a record read back from Redis (value as mute_record_value writes it). Returns 0,
  * -1 when malformed or ENOMEM. */
 int mute_record_load(struct mute_set *m, const char *customer, const char *value, size_t len);

@@ -87,8 +87,7 @@ static int take(const struct config *cfg, const struct topic_config *tc, const c
 }
 
 int recent_scan(const struct config *cfg, int32_t partition, const char *customer, size_t scan,
-                size_t keep, int timeout_ms, struct recent_result *out, char *err,
-                size_t err_len)
+                size_t keep, int timeout_ms, struct recent_result *out, char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
     out->topics = calloc(cfg->n_topics ? cfg->n_topics : 1, sizeof *out->topics);
@@ -123,8 +122,7 @@ int recent_scan(const struct config *cfg, int32_t partition, const char *custome
         return -1;
     }
     int64_t deadline = clock_mono_ms() + timeout_ms;
-    rd_kafka_topic_partition_list_t *assign =
-        rd_kafka_topic_partition_list_new((int)cfg->n_topics);
+    rd_kafka_topic_partition_list_t *assign = rd_kafka_topic_partition_list_new((int)cfg->n_topics);
     size_t waiting = 0;
     for (size_t t = 0; t < cfg->n_topics; t++) {
         struct recent_topic *rt = &out->topics[t];
@@ -161,8 +159,8 @@ int recent_scan(const struct config *cfg, int32_t partition, const char *custome
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, left > 200 ? 200 : (int)left);
         if (m == NULL)
             continue;
-        const struct topic_config *tc = m->rkt ? config_topic(cfg, rd_kafka_topic_name(m->rkt))
-                                               : NULL;
+        const struct topic_config *tc =
+            m->rkt ? config_topic(cfg, rd_kafka_topic_name(m->rkt)) : NULL;
         struct recent_topic *rt = tc ? &out->topics[tc - cfg->topics] : NULL;
         if (rt != NULL && !rt->complete) {
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {

@@ -32,8 +32,8 @@ Test(admin, config_error_lines_split_into_their_parts)
     char file[64];
     long line = 0, col = 0;
     const char *msg;
-    cr_assert_eq(admin_split_error("a/b.yaml:3:15: kafka.batch: expected x, got \"1:2: y\"",
-                                   file, sizeof file, &line, &col, &msg),
+    cr_assert_eq(admin_split_error("a/b.yaml:3:15: kafka.batch: expected x, got \"1:2: y\"", file,
+                                   sizeof file, &line, &col, &msg),
                  0);
     cr_assert_str_eq(file, "a/b.yaml");
     cr_assert_eq(line, 3);
@@ -42,9 +42,9 @@ Test(admin, config_error_lines_split_into_their_parts)
     cr_assert_eq(admin_split_error("c:\\dir:x.yaml:1:1: m", file, sizeof file, &line, &col, &msg),
                  0, "a path with colons");
     cr_assert_str_eq(file, "c:\\dir:x.yaml");
-    cr_assert_eq(admin_split_error("cannot open x.yaml: No such file", file, sizeof file, &line,
-                                   &col, &msg),
-                 -1);
+    cr_assert_eq(
+        admin_split_error("cannot open x.yaml: No such file", file, sizeof file, &line, &col, &msg),
+        -1);
     cr_assert_str_eq(msg, "cannot open x.yaml: No such file");
     cr_assert_eq(admin_split_error("x:-1:2: m", file, sizeof file, &line, &col, &msg), -1);
 }
