@@ -27,6 +27,10 @@ command -v jq >/dev/null 2>&1 || cw_fail "jq is not installed (make deps)"
 cw_start_redis "$D"
 cw_start_broker "$D" 2
 CLI=$CW_BIN/churnwatch
+# every run of the CLI leaves its stderr in cli.log, which cw_cleanup checks for sanitizer
+# reports (leaks in error paths too)
+cli() { "$CLI" "$@" 2>>"$D/cli.log"; }
+cli_err() { "$CLI" "$@" 2>"$D/err"; _ce=$?; cat "$D/err" >>"$D/cli.log"; return $_ce; }
 
 cat >"$D/cw.yaml" <<EOF
 kafka:
@@ -129,7 +133,7 @@ grep -q '5 of the customer.s messages found, the latest 5 shown' "$D/inspect.txt
 grep -q 'orders: offsets 0\.\.11' "$D/inspect.txt" || cw_fail "inspect: how far back it looked"
 
 # inspect, JSON
-"$CLI" inspect -c "$D/cw.yaml" --json --events 3 alice >"$D/inspect.json" || cw_fail "inspect --json"
+cli inspect -c "$D/cw.yaml" --json --events 3 alice >"$D/inspect.json" || cw_fail "inspect --json"
 j() { jq -r "$1" "$D/inspect.json"; }
 cw_assert_eq "alice 0 3 60 alarm key" "$(j '"\(.customer_id) \(.partition) \(.state.orders) \(.score) \(.level) \(.state.tier)"')" "inspect --json: fields"
 cw_assert_eq "order_gap complaint_unresolved" "$(j '.signals | join(" ")')" "inspect --json: signals"
@@ -138,58 +142,62 @@ cw_assert_eq "$(grep '^alice order_gap firing ' "$D/alerts1.txt" | awk '{print $
 cw_assert_eq "2 22 false" "$(j '"\(.alerts | length) \(.state.complaints[0].age_days) \(.alerts[0].acknowledged)"')" "inspect --json: alerts, complaint age"
 cw_assert_eq "3 5 complaint.opened" "$(j '"\(.recent_events.events | length) \(.recent_events.matched) \(.recent_events.events[2].type)"')" "inspect --json: recent events"
 cw_assert_eq "2020-02-22T00:00:00.000Z 2020-02-22T00:00:00.000Z" "$(j '"\(.clock) \(.evaluated_at)"')" "inspect --json: evaluated at the partition clock"
-cw_assert_eq 1 "$("$CLI" inspect -c "$D/cw.yaml" --json --events 0 erin | jq -r .partition)" "inspect erin: partition 1"
+cw_assert_eq 1 "$(cli inspect -c "$D/cw.yaml" --json --events 0 erin | jq -r .partition)" "inspect erin: partition 1"
 
 # errors
-"$CLI" inspect -c "$D/cw.yaml" nobody >/dev/null 2>"$D/err"
+cli_err inspect -c "$D/cw.yaml" nobody >/dev/null
 cw_assert_eq 1 "$?" "inspect of an unknown customer: status"
 grep -q 'unknown customer "nobody"' "$D/err" || cw_fail "unknown customer: $(cat "$D/err")"
 DEAD=$(cw_free_port)
 sed "s/port: $CW_REDIS_PORT/port: $DEAD/" "$D/cw.yaml" >"$D/dead.yaml"
-"$CLI" top -c "$D/dead.yaml" >/dev/null 2>"$D/err"
+cli_err top -c "$D/dead.yaml" >/dev/null
 cw_assert_eq 1 "$?" "top with Redis unreachable: status"
 grep -q "127.0.0.1:$DEAD" "$D/err" || cw_fail "Redis unreachable: no host:port in '$(cat "$D/err")'"
-"$CLI" ack -c "$D/cw.yaml" 0123456789abcdef >/dev/null 2>"$D/err"
+cli_err ack -c "$D/cw.yaml" 0123456789abcdef >/dev/null
 cw_assert_eq 1 "$?" "ack of an unknown alert: status"
-"$CLI" silence -c "$D/cw.yaml" --for 2x carol >/dev/null 2>&1
+cli_err unsilence -c "$D/cw.yaml" erin >/dev/null
+cw_assert_eq 1 "$?" "unsilence of a customer not silenced: status"
+grep -q 'customer erin is not silenced' "$D/err" || cw_fail "unsilence: $(cat "$D/err")"
+cli silence -c "$D/cw.yaml" --for 2x carol >/dev/null
 cw_assert_eq 2 "$?" "silence --for 2x: status"
 printf 'kafka:\n  brokerz: x\n' >"$D/bad.yaml"
-"$CLI" check-config --json "$D/bad.yaml" >"$D/cc.json"
+cli check-config --json "$D/bad.yaml" >"$D/cc.json"
 cw_assert_eq 1 "$?" "check-config --json of a bad file: status"
 cw_assert_eq "false 2 2 3" "$(jq -r '"\(.ok) \(.errors | length) \(.errors[] | select(.message | test("brokerz")) | "\(.line) \(.column)")"' "$D/cc.json")" "check-config --json: the errors"
 "$CLI" check-config "$D/bad.yaml" 2>"$D/cc.err"
 cw_assert_eq 1 "$?" "check-config of a bad file: status"
 grep -q "^$D/bad.yaml:2:3: " "$D/cc.err" || cw_fail "check-config: no FILE:LINE:COL error"
-cw_assert_eq "true" "$("$CLI" check-config --json "$D/cw.yaml" | jq -r .ok)" "check-config --json of a good file"
+cat "$D/cc.err" "$D/inspect.err" >>"$D/cli.log"
+cw_assert_eq "true" "$(cli check-config --json "$D/cw.yaml" | jq -r .ok)" "check-config --json of a good file"
 
 # top
-"$CLI" top -c "$D/cw.yaml" >"$D/top.txt" || cw_fail "top: status $?"
+cli top -c "$D/cw.yaml" >"$D/top.txt" || cw_fail "top: status $?"
 cat "$D/top.txt"
 cw_assert_eq "4 customers at risk in 2 partitions; 4 shown" "$(head -n 1 "$D/top.txt")" "top: header"
 cw_assert_eq "alice bob carol erin" "$(sed 1,2d "$D/top.txt" | awk '{print $2}' | tr '\n' ' ' | sed 's/ $//')" "top: order"
-tj() { "$CLI" top -c "$D/cw.yaml" --json "$@" | jq -r '[.customers[] | .customer_id] | join(" ")'; }
+tj() { cli top -c "$D/cw.yaml" --json "$@" | jq -r '[.customers[] | .customer_id] | join(" ")'; }
 cw_assert_eq "alice" "$(tj --level alarm)" "top --level alarm"
 cw_assert_eq "alice bob carol erin" "$(tj --level watch)" "top --level watch"
 cw_assert_eq "carol" "$(tj --tier strategic)" "top --tier strategic"
 cw_assert_eq "bob erin" "$(tj --tier standard)" "top --tier standard"
 cw_assert_eq "alice bob" "$(tj --limit 2)" "top --limit 2"
 cw_assert_eq "60 alarm key order_gap,complaint_unresolved 2020-01-21T00:00:00.000Z" \
-    "$("$CLI" top -c "$D/cw.yaml" --json --limit 1 | jq -r '.customers[0] | "\(.score) \(.level) \(.tier) \(.signals | join(",")) \(.last_order)"')" "top --json: fields"
+    "$(cli top -c "$D/cw.yaml" --json --limit 1 | jq -r '.customers[0] | "\(.score) \(.level) \(.tier) \(.signals | join(",")) \(.last_order)"')" "top --json: fields"
 cw_assert_eq "bob 30 carol 30 alice 60" "$(cw_redis ZRANGE 'cw:{p0}:risk' 0 -1 WITHSCORES | tr '\n' ' ' | sed 's/ $//')" "at-risk set of partition 0"
 cw_assert_eq "erin 30" "$(cw_redis ZRANGE 'cw:{p1}:risk' 0 -1 WITHSCORES | tr '\n' ' ' | sed 's/ $//')" "at-risk set of partition 1"
 
 # ---- phase 2: ack and silence ----------------------------------------------------------
 BOB=$(grep '^bob order_gap firing ' "$D/alerts1.txt" | awk '{print $4}' | sort -u)
 CAROL1=$(grep '^carol complaint_unresolved firing ' "$D/alerts1.txt" | awk '{print $4}' | sort -u)
-"$CLI" ack -c "$D/cw.yaml" --note "called him" "$BOB" >"$D/ack.txt" || cw_fail "ack: status $?"
+cli ack -c "$D/cw.yaml" --note "called him" "$BOB" >"$D/ack.txt" || cw_fail "ack: status $?"
 cat "$D/ack.txt"
 grep -q "customer bob, rule order_gap" "$D/ack.txt" || cw_fail "ack: output"
-"$CLI" silence -c "$D/cw.yaml" --for 1h --note "on holiday" carol || cw_fail "silence: status $?"
-"$CLI" silence -c "$D/cw.yaml" --list >"$D/list.txt" || cw_fail "silence --list"
+cli silence -c "$D/cw.yaml" --for 1h --note "on holiday" carol || cw_fail "silence: status $?"
+cli silence -c "$D/cw.yaml" --list >"$D/list.txt" || cw_fail "silence --list"
 cat "$D/list.txt"
 grep -q '^carol .* on holiday$' "$D/list.txt" || cw_fail "silence --list: carol"
-cw_assert_eq "carol 0 true" "$("$CLI" silence -c "$D/cw.yaml" --list --json | jq -r '.silences[0] | "\(.customer_id) \(.partition) \(.active)"')" "silence --list --json"
-cw_assert_eq "true called him" "$("$CLI" inspect -c "$D/cw.yaml" --json --events 0 bob | jq -r '.alerts[0] | "\(.acknowledged) \(.note)"')" "inspect: acknowledged"
+cw_assert_eq "carol 0 true" "$(cli silence -c "$D/cw.yaml" --list --json | jq -r '.silences[0] | "\(.customer_id) \(.partition) \(.active)"')" "silence --list --json"
+cw_assert_eq "true called him" "$(cli inspect -c "$D/cw.yaml" --json --events 0 bob | jq -r '.alerts[0] | "\(.acknowledged) \(.note)"')" "inspect: acknowledged"
 # the daemon has read both (it logs what it holds when that changes)
 cw_wait_for "grep -q 'silenced customers: 1 \\[carol until .*acknowledged alerts: 1 \\[$BOB\\]' '$D/churnwatchd.log'" 30 ||
     cw_fail "the daemon did not read the silence and the acknowledgement"
@@ -208,7 +216,7 @@ cw_assert_eq 0 "$(count "^bob order_gap firing $BOB true")" "bob's repeats after
 cw_assert_eq 1 "$(count '^carol ')" "carol's notices while silenced (the phase 1 firing only)"
 cw_assert_eq 1 "$(cw_redis HLEN 'cw:{p0}:silenced')" "what the silence keeps back, in Redis"
 
-"$CLI" unsilence -c "$D/cw.yaml" carol || cw_fail "unsilence: status $?"
+cli unsilence -c "$D/cw.yaml" carol || cw_fail "unsilence: status $?"
 cw_wait_for 'test "$(count "^carol ")" = 3' 30 || cw_fail "carol's notices after the silence did not arrive"
 alerts >"$D/alerts2.txt"
 grep '^carol ' "$D/alerts2.txt"
