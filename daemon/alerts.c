@@ -332,6 +332,8 @@ int alert_format(const struct config *cfg, const struct customer *c, const struc
         out_str(&o, ", \"repeat\": true");
     if (n->escalation != 0)
         out_str(&o, n->escalation > 0 ? ", \"escalation\": \"up\"" : ", \"escalation\": \"down\"");
+    if (n->silence_ended)
+        out_str(&o, ", \"silence_ended\": true");
     if (n->firing && rc->action != NULL) {
         out_str(&o, ", ");
         out_key(&o, "action");
@@ -349,6 +351,25 @@ int alert_format(const struct config *cfg, const struct customer *c, const struc
     l->length[i] = l->len - start - 1;
     snprintf(l->customer[i], sizeof l->customer[i], "%s", c->id);
     l->kind[i] = (struct alert_kind){(uint8_t)n->rule, n->level, n->firing};
+    return 0;
+}
+
+int alert_list_append(struct alert_list *l, const char *customer, const char *json, size_t len)
+{
+    if (slots_reserve(l) < 0)
+        return -1;
+    struct out o = {l, 0};
+    size_t start = l->len;
+    out_mem(&o, json, len);
+    out_char(&o, '\0');
+    if (o.err) {
+        l->len = start;
+        return -1;
+    }
+    size_t i = l->count++;
+    l->offset[i] = start;
+    l->length[i] = len;
+    snprintf(l->customer[i], sizeof l->customer[i], "%s", customer);
     return 0;
 }
 

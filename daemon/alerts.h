@@ -41,6 +41,10 @@ static inline const char *alert_list_get(const struct alert_list *l, size_t i)
     return l->buf + l->offset[i];
 }
 
+/* Appends an alert already formatted (`len` bytes of JSON) for customer `customer`.
+ * Returns 0, or -1 on ENOMEM. */
+int alert_list_append(struct alert_list *l, const char *customer, const char *json, size_t len);
+
 /* Formats `n` for customer `c` (after the rules ran, so score, level and the other
  * active signals are current) and appends it to `out`. Returns 0, or -1 on ENOMEM. */
 int alert_format(const struct config *cfg, const struct customer *c, const struct notice *n,

@@ -1,11 +1,21 @@
-/* churnwatch.c — the operator's command-line tool (DESIGN.md §6).
+/* churnwatch.c — the operator's command-line tool (DESIGN.md §6, docs/cli.md).
  *
  *   churnwatch replay -c FILE [--until TIME] [--topic NAME] EVENTS.jsonl|-
  *   churnwatch replay -c FILE --labels LABELS.csv [--alerts] [--json] [--until TIME] ...
- *   churnwatch check-config FILE
+ *   churnwatch inspect [-c FILE] [--json] [--events N] [--scan N] CUSTOMER
+ *   churnwatch top [-c FILE] [--json] [--level watch|alarm] [--tier TIER] [--limit N]
+ *   churnwatch ack [-c FILE] [--json] [--customer ID] [--note TEXT] ALERT_ID
+ *   churnwatch silence [-c FILE] [--json] --for DURATION [--note TEXT] CUSTOMER
+ *   churnwatch silence [-c FILE] [--json] --list
+ *   churnwatch unsilence [-c FILE] [--json] CUSTOMER
+ *   churnwatch check-config [--json] [-c] FILE
  *   churnwatch --version
  *
- * Exit status: 0 success, 1 failure (bad config, unreadable input), 2 usage error. */
+ * The commands on live state (admin.c) read Redis with the daemon's configuration
+ * (default /etc/churnwatch/churnwatch.yaml).
+ *
+ * Exit status: 0 success, 1 failure (bad config, unreadable input, unknown customer or
+ * alert, Redis unreachable), 2 usage error. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -13,21 +23,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "backtest.h"
 #include "config.h"
 #include "decode.h"
+#include "log.h"
+#include "mute.h"
 #include "replay.h"
+#include "rules.h"
 #include "version.h"
 
 #define ERRS_MAX 65536
+#define DEFAULT_CONFIG "/etc/churnwatch/churnwatch.yaml"
 
-static void usage(FILE *f)
+/* The synopsis; with `full`, what each command and option does. */
+static void usage(FILE *f, bool full)
 {
     fprintf(f,
             "usage: churnwatch replay -c FILE [--until TIME] [--topic NAME]\n"
             "                         [--labels LABELS.csv [--alerts] [--json]] EVENTS.jsonl|-\n"
-            "       churnwatch check-config [-c] FILE\n"
-            "       churnwatch --version\n"
+            "       churnwatch inspect [-c FILE] [--json] [--events N] [--scan N] CUSTOMER\n"
+            "       churnwatch top [-c FILE] [--json] [--level watch|alarm]\n"
+            "                      [--tier standard|key|strategic] [--limit N]\n"
+            "       churnwatch ack [-c FILE] [--json] [--customer ID] [--note TEXT] ALERT_ID\n"
+            "       churnwatch silence [-c FILE] [--json] --for DURATION [--note TEXT] CUSTOMER\n"
+            "       churnwatch silence [-c FILE] [--json] --list\n"
+            "       churnwatch unsilence [-c FILE] [--json] CUSTOMER\n"
+            "       churnwatch check-config [--json] [-c] FILE\n"
+            "       churnwatch --version | --help\n");
+    if (!full) {
+        fprintf(f, "(churnwatch --help says more; docs/cli.md)\n");
+        return;
+    }
+    fprintf(f,
             "\n"
             "replay     run the rules over a file of events in event time and print the\n"
             "           alerts as JSON lines; a summary goes to stderr\n"
@@ -42,7 +70,32 @@ static void usage(FILE *f)
             "                      alerts\n"
             "  -a, --alerts        with --labels: print the alerts too, before the report\n"
             "  -j, --json          with --labels: print the report as one JSON object\n"
-            "check-config  validate FILE, print every error, say \"configuration OK\"\n");
+            "\n"
+            "Live state, read from Redis with the daemon's configuration (-c FILE, default\n"
+            DEFAULT_CONFIG "); aligned tables, or JSON with --json:\n"
+            "inspect    a customer: partition, state, signals, score and level at the\n"
+            "           partition's clock, open alerts with their ids, next timer, silence,\n"
+            "           recent events read back from Kafka\n"
+            "  -e, --events N      recent events to show (default 10; 0: do not read Kafka)\n"
+            "  -s, --scan N        messages read back per input topic (default 10000)\n"
+            "top        the riskiest customers, highest score first\n"
+            "  -L, --level LEVEL   only customers at LEVEL (watch: watch and alarm) or above\n"
+            "  -T, --tier TIER     only customers of that tier\n"
+            "  -n, --limit N       at most N customers (default 20)\n"
+            "ack        acknowledge a firing alert: no more repeat notices for its episode\n"
+            "           (the resolved notice and new episodes still go out)\n"
+            "  -C, --customer ID   the alert's customer (else searched among those at risk)\n"
+            "  -m, --note TEXT     a note kept with it\n"
+            "silence    no alert notices for CUSTOMER reach the sinks for DURATION (30m, 2h,\n"
+            "           7d); at the end the daemon sends the resolved notices it held and\n"
+            "           re-sends the firing alerts with \"silence_ended\": true\n"
+            "  -f, --for DURATION  how long (wall clock)\n"
+            "  -m, --note TEXT     a note kept with it\n"
+            "  -l, --list          list the silences instead\n"
+            "unsilence  end a customer's silence now\n"
+            "\n"
+            "check-config  validate FILE, print every error as FILE:LINE:COLUMN: message and\n"
+            "           exit 1, or say \"configuration OK\"; --json prints one JSON object\n");
 }
 
 /* TIME: an RFC 3339 timestamp with offset, or epoch milliseconds. */
@@ -108,20 +161,224 @@ static struct backtest *load_labels(const char *path)
 static int cmd_check_config(int argc, char **argv)
 {
     const char *path = NULL;
-    if (argc == 2)
-        path = argv[1];
-    else if (argc == 3 && strcmp(argv[1], "-c") == 0)
-        path = argv[2];
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+            json = true;
+        else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && path == NULL)
+            path = argv[++i];
+        else if (argv[i][0] != '-' && path == NULL)
+            path = argv[i];
+        else
+            path = "-";
+    }
     if (path == NULL || path[0] == '-') {
-        usage(stderr);
+        usage(stderr, false);
         return 2;
     }
-    struct config *cfg = load_config(path);
+    if (!json) {
+        struct config *cfg = load_config(path);
+        if (cfg == NULL)
+            return 1;
+        config_free(cfg);
+        printf("configuration OK\n");
+        return 0;
+    }
+    char *errs = calloc(1, ERRS_MAX);
+    if (errs == NULL) {
+        fprintf(stderr, "churnwatch: out of memory\n");
+        return 1;
+    }
+    struct config *cfg = config_load(path, errs, ERRS_MAX);
+    if (cfg == NULL && errs[0] == '\0')
+        snprintf(errs, ERRS_MAX, "%s: cannot load configuration", path);
+    if (cfg != NULL)
+        errs[0] = '\0';
+    int rc = admin_check_config_json(path, errs, stdout) < 0 ? 1 : cfg == NULL;
+    config_free(cfg);
+    free(errs);
+    return rc;
+}
+
+/* Options of the commands on live state; which a command takes is checked by it. */
+struct live_args {
+    const char *config;
+    bool json, list;
+    const char *note, *customer, *for_text, *level, *tier;
+    size_t events, scan, limit;
+    unsigned given; /* bit per option letter seen: for "not allowed here" */
+    int n_args;
+    char **args;
+};
+
+static int parse_count(const char *s, size_t max, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0 || v > max)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* Parses argv into a. Returns 0, or 2 after a usage message. `allowed` lists the option
+ * letters this command takes. */
+static int parse_live(const char *cmd, int argc, char **argv, const char *allowed,
+                      struct live_args *a)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+        {"events", required_argument, NULL, 'e'}, {"scan", required_argument, NULL, 's'},
+        {"level", required_argument, NULL, 'L'},  {"tier", required_argument, NULL, 'T'},
+        {"limit", required_argument, NULL, 'n'},  {"customer", required_argument, NULL, 'C'},
+        {"note", required_argument, NULL, 'm'},   {"for", required_argument, NULL, 'f'},
+        {"list", no_argument, NULL, 'l'},         {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof *a);
+    a->config = DEFAULT_CONFIG;
+    a->events = 10;
+    a->scan = 10000;
+    a->limit = 20;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+c:je:s:L:T:n:C:m:f:lh", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            usage(stdout, true);
+            return 1;
+        }
+        if (ch == '?' || (ch != 'c' && ch != 'j' && strchr(allowed, ch) == NULL)) {
+            for (size_t i = 0; ch != '?' && longopts[i].name != NULL; i++)
+                if (longopts[i].val == ch)
+                    fprintf(stderr, "churnwatch %s: --%s does not apply here\n", cmd,
+                            longopts[i].name);
+            usage(stderr, false);
+            return 2;
+        }
+        const char *what = NULL;
+        switch (ch) {
+        case 'c': a->config = optarg; break;
+        case 'j': a->json = true; break;
+        case 'e': if (parse_count(optarg, 100000, &a->events) < 0) what = "--events"; break;
+        case 's': if (parse_count(optarg, 100000000, &a->scan) < 0) what = "--scan"; break;
+        case 'n': if (parse_count(optarg, 1000000, &a->limit) < 0) what = "--limit"; break;
+        case 'L': a->level = optarg; break;
+        case 'T': a->tier = optarg; break;
+        case 'C': a->customer = optarg; break;
+        case 'm': a->note = optarg; break;
+        case 'f': a->for_text = optarg; break;
+        case 'l': a->list = true; break;
+        default: break;
+        }
+        if (what != NULL) {
+            fprintf(stderr, "churnwatch %s: %s %s: expected a whole number\n", cmd, what,
+                    optarg);
+            return 2;
+        }
+    }
+    a->n_args = argc - optind;
+    a->args = argv + optind;
+    if (a->note != NULL && strlen(a->note) > MUTE_NOTE_MAX) {
+        fprintf(stderr, "churnwatch %s: --note is longer than %d bytes\n", cmd, MUTE_NOTE_MAX);
+        return 2;
+    }
+    return 0;
+}
+
+static int expect_args(const char *cmd, const struct live_args *a, int n, const char *what)
+{
+    if (a->n_args == n)
+        return 0;
+    fprintf(stderr, "churnwatch %s: expected %s\n", cmd, what);
+    usage(stderr, false);
+    return 2;
+}
+
+static int cmd_live(const char *cmd, int argc, char **argv)
+{
+    struct live_args a;
+    const char *allowed = strcmp(cmd, "inspect") == 0   ? "es"
+                          : strcmp(cmd, "top") == 0     ? "LTn"
+                          : strcmp(cmd, "ack") == 0     ? "Cm"
+                          : strcmp(cmd, "silence") == 0 ? "mfl"
+                                                        : "";
+    int rc = parse_live(cmd, argc, argv, allowed, &a);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    struct top_opts top = {a.json, LEVEL_WATCH, -1, a.limit};
+    int64_t for_ms = 0;
+    if (strcmp(cmd, "top") == 0) {
+        if ((rc = expect_args(cmd, &a, 0, "no arguments")) != 0)
+            return rc;
+        if (a.level != NULL) {
+            if (strcmp(a.level, "watch") == 0)
+                top.min_level = LEVEL_WATCH;
+            else if (strcmp(a.level, "alarm") == 0)
+                top.min_level = LEVEL_ALARM;
+            else {
+                fprintf(stderr, "churnwatch top: --level %s: expected watch or alarm\n",
+                        a.level);
+                return 2;
+            }
+        } else {
+            top.min_level = LEVEL_OK; /* every customer at risk */
+        }
+        if (a.tier != NULL && (top.tier = tier_parse(a.tier)) < 0) {
+            fprintf(stderr, "churnwatch top: --tier %s: expected standard, key or strategic\n",
+                    a.tier);
+            return 2;
+        }
+    } else if (strcmp(cmd, "silence") == 0 && a.list) {
+        if (a.for_text != NULL || a.note != NULL ||
+            (rc = expect_args(cmd, &a, 0, "no customer with --list")) != 0) {
+            if (rc == 0)
+                fprintf(stderr, "churnwatch silence: --list takes no --for or --note\n");
+            return 2;
+        }
+    } else if (strcmp(cmd, "silence") == 0) {
+        if ((rc = expect_args(cmd, &a, 1, "one customer (or --list)")) != 0)
+            return rc;
+        if (a.for_text == NULL) {
+            fprintf(stderr, "churnwatch silence: --for DURATION is required (e.g. 2h, 3d)\n");
+            return 2;
+        }
+        if (!config_parse_duration(a.for_text, &for_ms) || for_ms <= 0) {
+            fprintf(stderr, "churnwatch silence: --for %s: expected a duration > 0, a whole "
+                            "number with unit s, m, h, d or w (e.g. 90m, 2h, 7d)\n",
+                    a.for_text);
+            return 2;
+        }
+    } else if ((rc = expect_args(cmd, &a, 1,
+                                 strcmp(cmd, "ack") == 0 ? "one alert id" : "one customer")) !=
+               0) {
+        return rc;
+    }
+
+    struct config *cfg = load_config(a.config);
     if (cfg == NULL)
         return 1;
+    log_init(LOG_LVL_ERROR, false); /* the store's own messages: errors only */
+    if (strcmp(cmd, "inspect") == 0) {
+        struct inspect_opts o = {a.json, a.events, a.scan, 5000};
+        rc = admin_inspect(cfg, a.args[0], &o, stdout);
+    } else if (strcmp(cmd, "top") == 0) {
+        rc = admin_top(cfg, &top, stdout);
+    } else if (strcmp(cmd, "ack") == 0) {
+        rc = admin_ack(cfg, a.args[0], a.customer, a.note, a.json, stdout);
+    } else if (strcmp(cmd, "silence") == 0 && a.list) {
+        rc = admin_silence_list(cfg, a.json, stdout);
+    } else if (strcmp(cmd, "silence") == 0) {
+        rc = admin_silence(cfg, a.args[0], for_ms, a.note, a.json, stdout);
+    } else {
+        rc = admin_unsilence(cfg, a.args[0], a.json, stdout);
+    }
     config_free(cfg);
-    printf("configuration OK\n");
-    return 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "churnwatch: write error: %s\n", strerror(errno));
+        rc = 1;
+    }
+    return rc;
 }
 
 static int cmd_replay(int argc, char **argv)
@@ -170,26 +427,26 @@ static int cmd_replay(int argc, char **argv)
             json = true;
             break;
         case 'h':
-            usage(stdout);
+            usage(stdout, true);
             return 0;
         default:
-            usage(stderr);
+            usage(stderr, false);
             return 2;
         }
     }
     if (config_path == NULL) {
         fprintf(stderr, "churnwatch replay: -c FILE is required\n");
-        usage(stderr);
+        usage(stderr, false);
         return 2;
     }
     if (argc - optind != 1) {
         fprintf(stderr, "churnwatch replay: expected one events file (or - for stdin)\n");
-        usage(stderr);
+        usage(stderr, false);
         return 2;
     }
     if ((alerts || json) && labels_path == NULL) {
         fprintf(stderr, "churnwatch replay: --alerts and --json need --labels\n");
-        usage(stderr);
+        usage(stderr, false);
         return 2;
     }
     const char *in_path = argv[optind];
@@ -254,7 +511,7 @@ static int cmd_replay(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        usage(stderr, false);
         return 2;
     }
     const char *cmd = argv[1];
@@ -263,14 +520,18 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        usage(stdout);
+        usage(stdout, true);
         return 0;
     }
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "check-config") == 0)
         return cmd_check_config(argc - 1, argv + 1);
+    static const char *const live[] = {"inspect", "top", "ack", "silence", "unsilence"};
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+        if (strcmp(cmd, live[i]) == 0)
+            return cmd_live(cmd, argc - 1, argv + 1);
     fprintf(stderr, "churnwatch: unknown command \"%s\"\n", cmd);
-    usage(stderr);
+    usage(stderr, false);
     return 2;
 }

@@ -678,6 +678,16 @@ static void duration_text(char *out, size_t size, int64_t ms)
     }
 }
 
+bool config_parse_duration(const char *s, int64_t *ms)
+{
+    return parse_duration(s, ms);
+}
+
+void config_duration_text(char *out, size_t size, int64_t ms)
+{
+    duration_text(out, size, ms);
+}
+
 static bool parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};

@@ -202,6 +202,11 @@ void config_free(struct config *cfg);
  * `t` owns (not `t` itself). */
 int topic_config_init_default(struct topic_config *t, const char *name);
 void topic_config_clear(struct topic_config *t);
+/* Parses a duration as the configuration spells them: "500ms", "30s", "5m", "2h", "7d",
+ * "1w", or a plain "0". Returns true and sets *ms, or false. */
+bool config_parse_duration(const char *s, int64_t *ms);
+/* The shortest exact spelling of a duration ("10ms", "7d"; "0"). */
+void config_duration_text(char *out, size_t size, int64_t ms);
 /* Returns the topic config named `topic`, or NULL. */
 const struct topic_config *config_topic(const struct config *cfg, const char *topic);
 

@@ -82,6 +82,7 @@ struct customer { /* 8-byte fields first, then smaller ones: no padding between 
     uint8_t recent_pos;
     uint8_t level; /* enum risk_level (rules.h); with hysteresis, so it has memory */
     uint8_t dirty; /* daemon only, not encoded: in its partition's list of customers to commit */
+    uint8_t risk_listed; /* daemon only, not encoded: in its partition's at-risk set in Redis */
     char id[CW_ID_MAX + 1];
 };
 

@@ -2,9 +2,11 @@
 #include "partition.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "decode.h"
 #include "log.h"
 #include "rules.h"
@@ -43,6 +45,15 @@ struct partition *partition_new(int32_t id, const struct config *cfg,
         p->committed_offset[t] = p->next_offset[t];
     }
     p->tiers_complete = p->cache_complete;
+    p->risk_indexed = meta->risk_indexed || p->cache_complete;
+    if (!p->risk_indexed) {
+        /* state from before the at-risk set: list the customers at risk, once */
+        log_info("partition %" PRId32 ": building the at-risk set (churnwatch top) from the "
+                 "stored customers",
+                 id);
+        p->risk_rebuild = true;
+        partition_start_rescan(p);
+    }
     return p;
 }
 
@@ -56,6 +67,8 @@ void partition_free(struct partition *p)
     customer_table_free(p->customers);
     spend_index_free(p->spend_idx);
     late_buffer_free(&p->held);
+    mute_set_free(&p->mute);
+    alert_list_free(&p->mute_scratch);
     free(p->dirty);
     alert_list_free(&p->alerts);
     free(p->queue);
@@ -129,6 +142,8 @@ static int load_missing(struct partition *p, struct store *store, const char *co
     for (size_t i = 0; i < m; i++) {
         if (rc == 0) {
             slots[i]->dirty = 0;
+            /* what Redis lists: the stored state at risk, once the set is kept */
+            slots[i]->risk_listed = found[i] && p->risk_indexed && rules_at_risk(slots[i]);
             /* in memory now, and authoritative: no longer counted from the index */
             if (found[i])
                 spend_index_remove(p->spend_idx, missing[i]);
@@ -144,13 +159,44 @@ static int load_missing(struct partition *p, struct store *store, const char *co
     return rc;
 }
 
+/* Formats the notices for the outbox, minus what operators silenced or acknowledged
+ * (mute.h): those are dropped or held for the end of the silence. */
 static void record_notices(struct partition *p, const struct config *cfg, struct customer *c,
                            const struct notice_list *nl)
 {
     if (nl->count == 0)
         return;
-    if (alert_format_all(cfg, c, nl, &p->alerts) < 0)
-        out_of_memory(p);
+    if (!mute_any(&p->mute)) {
+        if (alert_format_all(cfg, c, nl, &p->alerts) < 0)
+            out_of_memory(p);
+        return;
+    }
+    int64_t now = clock_wall_ms(); /* silences are set in wall-clock time */
+    for (int i = 0; i < nl->count; i++) {
+        const struct notice *n = &nl->n[i];
+        char id[CW_ALERT_ID_LEN + 1];
+        alert_id(c->id, n->rule, n->started_ms, id);
+        switch (mute_decide(&p->mute, c->id, n, id, now)) {
+        case MUTE_SEND:
+            if (alert_format(cfg, c, n, &p->alerts) < 0)
+                out_of_memory(p);
+            break;
+        case MUTE_HOLD:
+            alert_list_clear(&p->mute_scratch);
+            if (alert_format(cfg, c, n, &p->mute_scratch) < 0)
+                out_of_memory(p);
+            mute_hold(&p->mute, c->id, alert_list_get(&p->mute_scratch, 0),
+                      p->mute_scratch.length[0]);
+            log_debug("partition %" PRId32 ": %s %s resolved: held (silenced)", p->id, c->id,
+                      rule_name(n->rule));
+            break;
+        case MUTE_DROP:
+            log_debug("partition %" PRId32 ": %s %s %s: not sent (%s)", p->id, c->id,
+                      rule_name(n->rule), n->firing ? "firing" : "resolved",
+                      mute_silence_find(&p->mute, c->id) ? "silenced" : "acknowledged");
+            break;
+        }
+    }
 }
 
 #define TIER_SCAN_STEP 512
@@ -423,7 +469,9 @@ static void rescan_one(struct rescan_ctx *x, struct customer *c)
     nl.count = 0;
     int64_t due = c->next_due_ms;
     bool changed = rules_advance(x->cfg, c, x->now_ms, &nl);
-    if (changed || c->next_due_ms != due) {
+    /* building the at-risk set: a customer at risk it does not list yet is written */
+    if (changed || c->next_due_ms != due ||
+        (x->p->risk_rebuild && rules_at_risk(c) && !c->risk_listed)) {
         mark_dirty(x->p, c);
         record_notices(x->p, x->cfg, c, &nl);
         x->p->uncommitted = true;
@@ -444,6 +492,11 @@ static int rescan_done(struct partition *p)
              p->id, p->rescanned);
     p->rescan_cursor[0] = '\0';
     p->rescanned = 0;
+    if (p->risk_rebuild) {
+        p->risk_rebuild = false;
+        p->risk_indexed = true; /* the next commit writes "@risk" */
+        p->uncommitted = true;
+    }
     return 0;
 }
 
@@ -515,6 +568,8 @@ int partition_commit(struct partition *p, struct store *store,
         .clock_ms = p->clock_ms,
         .tiers = &p->tiers,
         .held = &p->held,
+        .risk_indexed = p->risk_indexed,
+        .mute = &p->mute,
     };
     int rc = store_commit(store, &b);
     if (rc != 0)
@@ -528,8 +583,11 @@ int partition_commit(struct partition *p, struct store *store,
     for (size_t t = 0; t < p->n_topics; t++)
         if (p->applied_offset[t] >= 0)
             p->committed_offset[t] = p->applied_offset[t];
-    for (size_t i = 0; i < p->n_dirty; i++)
+    for (size_t i = 0; i < p->n_dirty; i++) {
         p->dirty[i]->dirty = 0;
+        p->dirty[i]->risk_listed = rules_at_risk(p->dirty[i]);
+    }
+    mute_committed(&p->mute);
     p->n_dirty = 0;
     alert_list_clear(&p->alerts);
     late_buffer_committed(&p->held);
@@ -561,4 +619,99 @@ bool partition_matches(const struct partition *p, const struct partition_meta *m
         if (meta->offset[t] != p->committed_offset[t])
             return false;
     return true;
+}
+
+/* A summary of p's silences and acknowledgements, logged when it changes. */
+static void mute_log(struct partition *p)
+{
+    const struct mute_set *m = &p->mute;
+    uint64_t sig = cw_hash64(&m->n_sil, sizeof m->n_sil, m->n_ack + 1);
+    for (size_t i = 0; i < m->n_sil; i++) {
+        sig = cw_hash64(m->sil[i].customer, strlen(m->sil[i].customer), sig);
+        sig = cw_hash64(&m->sil[i].until_ms, sizeof m->sil[i].until_ms, sig);
+    }
+    for (size_t i = 0; i < m->n_ack; i++)
+        sig = cw_hash64(m->ack[i].alert_id, strlen(m->ack[i].alert_id), sig);
+    bool quiet = p->mute_sig == 0 && m->n_sil == 0 && m->n_ack == 0; /* none since claim */
+    if (sig == p->mute_sig || quiet) {
+        p->mute_sig = sig;
+        return;
+    }
+    p->mute_sig = sig;
+    char sil[512] = "", ack[512] = "";
+    size_t a = 0, b = 0;
+    for (size_t i = 0; i < m->n_sil && a < sizeof sil - 1; i++) {
+        char until[32];
+        format_rfc3339(m->sil[i].until_ms, until);
+        int n = snprintf(sil + a, sizeof sil - a, "%s%s until %s", i ? ", " : "",
+                         m->sil[i].customer, until);
+        a += n > 0 ? (size_t)n : 0;
+    }
+    for (size_t i = 0; i < m->n_ack && b < sizeof ack - 1; i++) {
+        int n = snprintf(ack + b, sizeof ack - b, "%s%s", i ? ", " : "", m->ack[i].alert_id);
+        b += n > 0 ? (size_t)n : 0;
+    }
+    log_info("partition %" PRId32 ": silenced customers: %zu [%s]; acknowledged alerts: %zu [%s]",
+             p->id, m->n_sil, sil, m->n_ack, ack);
+}
+
+#define MUTE_ENDS_MAX 64 /* silences ended per refresh */
+
+/* Ends the silence of customer c (in memory): held notices, then the firing alerts again. */
+static void end_silence(struct partition *p, const struct config *cfg, struct customer *c,
+                        int64_t clock_ms)
+{
+    struct notice_list nl;
+    nl.count = 0;
+    rules_resend_active(cfg, c, clock_ms, &nl);
+    char *const *held;
+    size_t n_held, sent = 0;
+    for (int i = 0; i < nl.count; i++) { /* before mute_end: it forgets the unseen ones */
+        struct notice *n = &nl.n[i];
+        char id[CW_ALERT_ID_LEN + 1];
+        alert_id(c->id, n->rule, n->started_ms, id);
+        n->silence_ended = true;
+        n->repeat = !mute_unseen(&p->mute, c->id, id);
+        if (mute_ack_find(&p->mute, id) != NULL)
+            n->rule = RULE__COUNT; /* acknowledged: no reminder */
+    }
+    mute_end(&p->mute, c->id, &held, &n_held);
+    for (size_t i = 0; i < n_held; i++, sent++)
+        if (alert_list_append(&p->alerts, c->id, held[i], strlen(held[i])) < 0)
+            out_of_memory(p);
+    for (int i = 0; i < nl.count; i++) {
+        if (nl.n[i].rule == RULE__COUNT)
+            continue;
+        if (alert_format(cfg, c, &nl.n[i], &p->alerts) < 0)
+            out_of_memory(p);
+        sent++;
+    }
+    p->uncommitted = true;
+    log_info("partition %" PRId32 ": silence of customer %s ended: %zu held resolved notices "
+             "and %zu firing alerts sent",
+             p->id, c->id, n_held, sent - n_held);
+}
+
+int partition_mute_refresh(struct partition *p, const struct config *cfg, struct store *store,
+                           int64_t now_ms, int64_t clock_ms)
+{
+    if (p->n_queued > 0)
+        return 0; /* apply queued events first */
+    if (store_mute_read(store, p->id, &p->mute, false) < 0)
+        return -1;
+    mute_log(p);
+    char(*ids)[CW_ID_MAX + 1] = malloc(MUTE_ENDS_MAX * sizeof *ids);
+    const char **missing = malloc(MUTE_ENDS_MAX * sizeof *missing);
+    int rc = ids && missing ? 0 : -1;
+    size_t n = rc == 0 ? mute_due_ends(&p->mute, now_ms, ids, MUTE_ENDS_MAX) : 0, m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (customer_table_find(p->customers, ids[i]) == NULL)
+            missing[m++] = ids[i];
+    if (n > 0 && load_missing(p, store, missing, m) < 0)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        end_silence(p, cfg, customer_table_find(p->customers, ids[i]), clock_ms);
+    free(ids);
+    free(missing);
+    return rc;
 }

@@ -19,6 +19,7 @@
 #include "event.h"
 #include "store.h"
 #include "late_buffer.h"
+#include "mute.h"
 #include "tiers.h"
 
 /* A polled message waiting to be applied: an event, or a rejected message whose offset
@@ -71,6 +72,16 @@ struct partition {
     bool uncommitted; /* applied changes (or offsets) not yet in Redis */
     char rescan_cursor[32]; /* re-evaluation of every customer after a reload; "" = none */
     uint64_t rescanned;
+    /* P:{pN}:risk lists every customer at risk. False for a partition whose state was
+     * written before the at-risk set existed: a rescan (risk_rebuild) then writes the
+     * customers at risk, and its end sets it; the commits write "@risk" once it is set. */
+    bool risk_indexed;
+    bool risk_rebuild;
+    /* operators' silences and acknowledgements (mute.h), read at claim and refreshed by
+     * partition_mute_refresh; what they change is written by the next commit */
+    struct mute_set mute;
+    uint64_t mute_sig;               /* what was last logged about them */
+    struct alert_list mute_scratch; /* a held notice being formatted */
     struct partition_stats stats;
 };
 
@@ -108,6 +119,13 @@ void partition_start_rescan(struct partition *p);
  * while the rescan goes on, 0 when it is done (or none is running), -1 on a Redis error. */
 int partition_rescan(struct partition *p, const struct config *cfg, struct store *store,
                      int64_t now_ms, size_t max);
+
+/* Reads p's silences and acknowledgements again (P:{pN}:silence, P:{pN}:ack) and ends the
+ * silences over at wall time now_ms: their held notices and a re-send of the customer's
+ * firing alerts (dated clock_ms, the sweep's event clock) go to the outbox with the next
+ * commit (mute.h). Returns 0, or -1 on a Redis error (retry later). */
+int partition_mute_refresh(struct partition *p, const struct config *cfg, struct store *store,
+                           int64_t now_ms, int64_t clock_ms);
 
 /* Commits what was applied. Returns 0 (or 0 with nothing to do), -1 on a Redis error
  * (retry later), STORE_FENCED when another instance owns the partition. *alerts_written

@@ -33,6 +33,7 @@ struct slot {
     uint64_t outbox_len;      /* as last read (metrics) */
     uint64_t timers_due;      /* customers due and not yet swept, as last read (metrics) */
     struct partition_stats reported; /* the partition's counts already in the metrics */
+    int64_t next_mute_ms;     /* silences and acknowledgements are read again then */
 };
 
 /* The daemon's metrics (docs/metrics.md), registered by pipeline_new. Counters of events
@@ -475,11 +476,24 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
                 alive(pl);
                 clock_sleep_ms(200);
             }
+            /* silences, acknowledgements and what silences kept back (mute.h) */
+            while (store_mute_read(pl->store, tp->partition, &p->mute, true) < 0) {
+                mute_set_free(&p->mute);
+                if (pl->stop && *pl->stop) {
+                    partition_free(p);
+                    pl->claiming = -1;
+                    rd_kafka_assign(pl->rk, NULL);
+                    return;
+                }
+                alive(pl);
+                clock_sleep_ms(200);
+            }
             pl->claiming = -1;
             pl->slot[tp->partition].part = p;
             memset(&pl->slot[tp->partition].reported, 0, sizeof pl->slot[tp->partition].reported);
             pl->slot[tp->partition].outbox_len = 0;
             pl->slot[tp->partition].timers_due = 0;
+            pl->slot[tp->partition].next_mute_ms = 0;
             pl->owned++;
             outbox_partition_add(pl->outbox, tp->partition);
             pl->slot[tp->partition].last_progress_ms = clock_mono_ms();
@@ -656,6 +670,11 @@ static void sweep_timers(struct pipeline *pl)
         if (p == NULL || pl->slot[i].paused)
             continue;
         int64_t clock = sweep_clock(pl, p);
+        if (now >= pl->slot[i].next_mute_ms) { /* operators' silences and acks, mute.h */
+            pl->slot[i].next_mute_ms = now + pl->cfg->timer_interval_ms;
+            if (partition_mute_refresh(p, pl->cfg, pl->store, clock_wall_ms(), clock) < 0)
+                continue;
+        }
         int rescanning = partition_rescan(p, pl->cfg, pl->store, clock, SWEEP_MAX);
         if (rescanning < 0)
             continue;

@@ -1054,3 +1054,53 @@ enum apply_result rules_apply_event_tier(const struct config *cfg, struct custom
     finish(&x, first, t);
     return APPLY_OK;
 }
+
+/* ---- views for operators ---- */
+
+bool rules_at_risk(const struct customer *c)
+{
+    if (c->score > 0 || c->level != LEVEL_OK)
+        return true;
+    for (int r = 0; r < RULE__COUNT; r++)
+        if (c->alerts[r].active)
+            return true;
+    return false;
+}
+
+void rules_resend_active(const struct config *cfg, const struct customer *c, int64_t ts_ms,
+                         struct notice_list *out)
+{
+    struct customer copy = *c; /* fill_evidence reads the customer through an eval */
+    struct eval x;
+    eval_start(&x, cfg, &copy, NULL);
+    uint32_t mask = 0;
+    for (int r = 0; r < RULE__COUNT; r++)
+        if (c->alerts[r].active)
+            mask |= 1u << r;
+    for (int r = 0; r < RULE__COUNT && out->count < CW_MAX_NOTICES; r++) {
+        const struct alert_state *a = &c->alerts[r];
+        if (!a->active)
+            continue;
+        struct notice *e = &out->n[out->count++];
+        memset(e, 0, sizeof *e);
+        e->rule = (enum rule_id)r;
+        e->firing = true;
+        e->repeat = true;
+        e->started_ms = a->started_ms;
+        e->ts_ms = ts_ms > a->last_sent_ms ? ts_ms : a->last_sent_ms;
+        fill_evidence(&x, rule_params_of(cfg, c, e->rule), e); /* unit; fallback */
+        if (!isnan(a->ev_value)) { /* the last firing notice's, brought forward */
+            e->value = a->ev_value;
+            e->threshold = a->ev_threshold;
+            e->baseline = a->ev_baseline;
+            double unit_ms = strcmp(e->unit, "days") == 0    ? (double)DAY_MS
+                             : strcmp(e->unit, "hours") == 0 ? (double)HOUR_MS
+                                                             : 0;
+            if (unit_ms > 0 && e->ts_ms > a->last_sent_ms)
+                e->value += (double)(e->ts_ms - a->last_sent_ms) / unit_ms;
+        }
+        e->score = c->score;
+        e->level = c->level;
+        e->signals = mask;
+    }
+}

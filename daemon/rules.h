@@ -19,6 +19,7 @@ struct notice {
     bool firing;        /* false: resolved */
     bool repeat;        /* a re-send of a firing alert: repeat_interval, or escalation */
     int8_t escalation;  /* a re-send because the level changed: +1 up, -1 down, else 0 */
+    bool silence_ended; /* a re-send because an operator's silence ended (mute.h) */
     int64_t started_ms; /* episode start: with customer and rule, identifies the alert */
     int64_t ts_ms;      /* when the condition was detected or cleared (event time) */
     double value;       /* the measured value (e.g. days since last order) */
@@ -71,5 +72,16 @@ enum apply_result rules_apply_event_tier(const struct config *cfg, struct custom
  * next_due_ms. Returns true when `c` changed. */
 bool rules_advance(const struct config *cfg, struct customer *c, int64_t now_ms,
                    struct notice_list *out);
+
+/* True when c is at risk: a score above 0, a level above ok or a firing alert. Such
+ * customers are listed in their partition's at-risk set (churnwatch top). */
+bool rules_at_risk(const struct customer *c);
+
+/* Appends to `out` a re-send of every firing alert of c at ts_ms (at least each alert's
+ * last notice): firing, repeat, with the evidence of its last firing notice brought
+ * forward to ts_ms, and c's score, level and signals. Changes nothing in c. Used when an
+ * operator's silence ends. */
+void rules_resend_active(const struct config *cfg, const struct customer *c, int64_t ts_ms,
+                         struct notice_list *out);
 
 #endif

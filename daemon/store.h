@@ -12,6 +12,10 @@
  *   P:{pN}:sink:<name>      string  id of the last outbox entry that sink delivered
  *   P:{pN}:sink:<name>:<h>  hash    what a sink must remember across restarts, e.g. the
  *                                   Alertmanager sink's firing alerts (h = "firing")
+ *   P:{pN}:risk             zset    customer_id -> risk score, for every customer at risk
+ *                                   (rules_at_risk): written with the state (churnwatch top)
+ *   P:{pN}:silence, :ack, :silenced   hashes of operators' silences and acknowledgements
+ *                                   and what silences kept back (mute.h)
  *
  * A batch is committed with one MULTI/EXEC per partition, guarded by WATCH on the epoch:
  * customers, due times, outbox entries and offsets land together or not at all.
@@ -28,6 +32,7 @@
 #include "config.h"
 #include "customer.h"
 #include "late_buffer.h"
+#include "mute.h"
 #include "tiers.h"
 
 #define STORE_FENCED 1 /* a commit refused because another instance owns the partition */
@@ -47,6 +52,9 @@ struct partition_meta {
     int64_t epoch;    /* this owner's epoch */
     int64_t clock_ms; /* stored partition clock, 0 if none */
     struct tier_cutoffs tiers; /* week TIER_WEEK_NONE if none */
+    /* "@risk" is stored: P:{pN}:risk lists every customer at risk (false for state written
+     * before the at-risk set existed: it is then rebuilt, partition.h) */
+    bool risk_indexed;
     /* next offsets, by index of cfg->topics; -1 when nothing is stored */
     int64_t offset[64];
 };
@@ -81,6 +89,10 @@ struct store_batch {
     int64_t clock_ms;
     const struct tier_cutoffs *tiers; /* NULL or week TIER_WEEK_NONE: not written */
     const struct late_buffer *held;   /* NULL, or entries to add and remove */
+    /* the at-risk set lists every customer at risk ("@risk" is written); a customer is added
+     * to P:{pN}:risk when rules_at_risk, removed when not and c->risk_listed */
+    bool risk_indexed;
+    const struct mute_set *mute; /* NULL, or the records and deletions to write */
 };
 /* Commits b atomically. Returns 0, -1 on error (nothing written), STORE_FENCED. */
 int store_commit(struct store *s, const struct store_batch *b);
@@ -161,5 +173,41 @@ int store_sink_hash_get(struct store *s, const char *sink, const char *hash, siz
 typedef void store_hash_each(void *arg, const char *field, const char *value, size_t value_len);
 int store_sink_hash_scan(struct store *s, int32_t p, const char *sink, const char *hash,
                          char cursor[32], size_t count, store_hash_each *each, void *arg);
+
+/* ---- the operator's CLI (churnwatch inspect, top, ack, silence) ---- */
+
+/* Connects once, without back-off and without logging; on failure writes
+ * "Redis HOST:PORT: reason" into err. Returns 0 or -1. */
+int store_connect_once(struct store *s, char *err, size_t err_len);
+/* Sets *n to 1 + the highest partition with an epoch key (P:{pN}:epoch: every partition
+ * ever claimed has one), probed 256 at a time until a block has none; 0 when none. */
+int store_partition_count(struct store *s, int32_t *n);
+/* Finds customer id among partitions 0..n_parts-1 (one pipelined EXISTS each). Returns 0
+ * with *p set, 1 when no partition holds it, -1 on a Redis error. */
+int store_locate(struct store *s, const char *id, int32_t n_parts, int32_t *p);
+/* Sets *due_ms to customer id's next due time in partition p, CW_NO_DUE when none. */
+int store_due_of(struct store *s, int32_t p, const char *id, int64_t *due_ms);
+
+struct risk_entry {
+    char id[CW_ID_MAX + 1];
+    double score;
+    int32_t partition;
+};
+struct risk_list {
+    struct risk_entry *e; /* owned */
+    size_t n, cap;
+};
+void risk_list_free(struct risk_list *l); /* frees the contents, not `l`; accepts NULL */
+/* Appends every entry of partition p's at-risk set to out. */
+int store_risk_read(struct store *s, int32_t p, struct risk_list *out);
+
+/* Reads partition p's silences and acknowledgements into m (replacing m's, mute_replace)
+ * and, when `records`, adds the records of what silences kept back (at claim: the daemon
+ * keeps them current itself afterwards). Malformed entries are logged and left out. */
+int store_mute_read(struct store *s, int32_t p, struct mute_set *m, bool records);
+enum mute_hash { MUTE_HASH_SILENCE, MUTE_HASH_ACK };
+/* Sets `field` to `value` in partition p's silence or ack hash. */
+int store_mute_write(struct store *s, int32_t p, enum mute_hash h, const char *field,
+                     const char *value);
 
 #endif

@@ -371,6 +371,7 @@ static int store_read_meta(struct store *s, int32_t p, bool claim, struct partit
         goto out;
     meta->clock_ms = 0;
     meta->tiers.week = TIER_WEEK_NONE;
+    meta->risk_indexed = false;
     for (size_t i = 0; i < sizeof meta->offset / sizeof meta->offset[0]; i++)
         meta->offset[i] = -1;
     for (size_t i = 0; i + 1 < r[1]->elements; i += 2) {
@@ -393,6 +394,10 @@ static int store_read_meta(struct store *s, int32_t p, bool claim, struct partit
         }
         if (f->len == 6 && memcmp(f->str, "@clock", 6) == 0) {
             meta->clock_ms = val;
+            continue;
+        }
+        if (f->len == 5 && memcmp(f->str, "@risk", 5) == 0) {
+            meta->risk_indexed = val != 0;
             continue;
         }
         for (size_t t = 0; t < s->n_topics && t < 64; t++)
@@ -530,19 +535,21 @@ static int bytes_put(struct store *s, const void *p, size_t n, struct piece *out
 /* Appends, inside a commit's MULTI, the state of customers c[0..n) as one MSET and their
  * due times as one ZADD (those with a timer) and one ZREM (those without), counting the
  * commands in *sent. One command per kind instead of two per customer: fewer replies to
- * parse and less work for Redis. Returns 0, -1 on an append or memory error, -2 when a
- * customer cannot be encoded (commands are already queued). */
+ * parse and less work for Redis. The at-risk set gets one ZADD (customers at risk, with
+ * their score) and one ZREM (those no longer at risk that it lists). Returns 0, -1 on an
+ * append or memory error, -2 when a customer cannot be encoded (commands are already
+ * queued). */
 static int append_customers(struct store *s, int32_t p, struct customer *const *c, size_t n,
-                            const char *due_key, size_t *sent)
+                            const char *due_key, const char *risk_key, size_t *sent)
 {
-    struct piece *pc = vec_reserve(s->pieces, &s->pieces_cap, 3 * n, sizeof *pc, 256);
+    struct piece *pc = vec_reserve(s->pieces, &s->pieces_cap, 4 * n, sizeof *pc, 256);
     if (pc == NULL)
         return -1;
     s->pieces = pc;
     s->bytes_len = 0;
     uint8_t blob[CW_CUSTOMER_ENCODED_MAX];
-    char key[KEY_MAX], due[24];
-    size_t n_due = 0;
+    char key[KEY_MAX], due[24], score[32];
+    size_t n_due = 0, n_risk = 0, n_unlist = 0;
     /* pass 1: every byte into the scratch (it may move while it grows) */
     for (size_t i = 0; i < n; i++) {
         size_t len = customer_encode(c[i], blob, sizeof blob);
@@ -552,6 +559,7 @@ static int append_customers(struct store *s, int32_t p, struct customer *const *
             return -2;
         }
         pc[3 * i + 2].len = 0;
+        pc[3 * n + i].len = 0;
         if (bytes_put(s, key, (size_t)klen, &pc[3 * i]) < 0 ||
             bytes_put(s, blob, len, &pc[3 * i + 1]) < 0)
             return -1;
@@ -560,6 +568,14 @@ static int append_customers(struct store *s, int32_t p, struct customer *const *
             if (bytes_put(s, due, (size_t)dlen, &pc[3 * i + 2]) < 0)
                 return -1;
             n_due++;
+        }
+        if (rules_at_risk(c[i])) {
+            int slen = snprintf(score, sizeof score, "%.17g", c[i]->score);
+            if (bytes_put(s, score, (size_t)slen, &pc[3 * n + i]) < 0)
+                return -1;
+            n_risk++;
+        } else if (c[i]->risk_listed) {
+            n_unlist++;
         }
     }
     /* pass 2: the commands */
@@ -586,6 +602,86 @@ static int append_customers(struct store *s, int32_t p, struct customer *const *
                 cmd_arg(s, s->bytes + pc[3 * i + 2].off, pc[3 * i + 2].len);
             cmd_str(s, c[i]->id);
         }
+        if (append(s) < 0)
+            return -1;
+        (*sent)++;
+    }
+    for (int adding = 1; adding >= 0; adding--) {
+        if ((adding && n_risk == 0) || (!adding && n_unlist == 0))
+            continue;
+        cmd_reset(s);
+        cmd_str(s, adding ? "ZADD" : "ZREM");
+        cmd_str(s, risk_key);
+        for (size_t i = 0; i < n; i++) {
+            bool at_risk = pc[3 * n + i].len > 0;
+            if (adding && at_risk) {
+                cmd_arg(s, s->bytes + pc[3 * n + i].off, pc[3 * n + i].len);
+                cmd_str(s, c[i]->id);
+            } else if (!adding && !at_risk && c[i]->risk_listed) {
+                cmd_str(s, c[i]->id);
+            }
+        }
+        if (append(s) < 0)
+            return -1;
+        (*sent)++;
+    }
+    return 0;
+}
+
+/* The compare-and-delete of an ended silence: the entry goes only if an operator did not
+ * change it meanwhile (a new silence stays). */
+static const char SILENCE_END_LUA[] =
+    "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
+    "return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0";
+
+/* Appends, inside a commit's MULTI, what the partition's silences and acknowledgements
+ * changed (mute.h): acknowledgements of resolved episodes deleted, records of what
+ * silences kept back written or deleted, ended silences deleted. Counts in *sent. */
+static int append_mute(struct store *s, int32_t p, const struct mute_set *m, size_t *sent)
+{
+    char ack_key[KEY_MAX], rec_key[KEY_MAX], sil_key[KEY_MAX];
+    key_fmt(ack_key, sizeof ack_key, s, p, "ack", NULL);
+    key_fmt(rec_key, sizeof rec_key, s, p, "silenced", NULL);
+    key_fmt(sil_key, sizeof sil_key, s, p, "silence", NULL);
+    if (m->n_ack_del > 0) {
+        cmd_reset(s);
+        cmd_str(s, "HDEL");
+        cmd_str(s, ack_key);
+        for (size_t i = 0; i < m->n_ack_del; i++)
+            cmd_str(s, m->ack_del[i]);
+        if (append(s) < 0)
+            return -1;
+        (*sent)++;
+    }
+    for (size_t i = 0; i < m->n_rec; i++) {
+        const struct mute_record *r = &m->rec[i];
+        if (!r->dirty && !r->deleted)
+            continue;
+        char *value = r->deleted ? NULL : mute_record_value(r);
+        if (!r->deleted && value == NULL)
+            return -1;
+        cmd_reset(s);
+        cmd_str(s, r->deleted ? "HDEL" : "HSET");
+        cmd_str(s, rec_key);
+        cmd_str(s, r->customer);
+        if (value != NULL)
+            cmd_str(s, value);
+        int rc = append(s); /* hiredis copied the value */
+        free(value);
+        if (rc < 0)
+            return -1;
+        (*sent)++;
+    }
+    for (size_t i = 0; i < m->n_sil; i++) {
+        if (!m->sil[i].ending || m->sil[i].raw == NULL)
+            continue;
+        cmd_reset(s);
+        cmd_str(s, "EVAL");
+        cmd_str(s, SILENCE_END_LUA);
+        cmd_str(s, "1");
+        cmd_str(s, sil_key);
+        cmd_str(s, m->sil[i].customer);
+        cmd_str(s, m->sil[i].raw);
         if (append(s) < 0)
             return -1;
         (*sent)++;
@@ -642,13 +738,15 @@ int store_commit(struct store *s, const struct store_batch *b)
         goto io;
     sent++;
 
-    char due_key[KEY_MAX], outbox_key[KEY_MAX], off_key[KEY_MAX];
+    char due_key[KEY_MAX], outbox_key[KEY_MAX], off_key[KEY_MAX], risk_key[KEY_MAX];
     key_fmt(due_key, sizeof due_key, s, b->partition, "due", NULL);
+    key_fmt(risk_key, sizeof risk_key, s, b->partition, "risk", NULL);
     key_fmt(outbox_key, sizeof outbox_key, s, b->partition, "outbox", NULL);
     key_fmt(off_key, sizeof off_key, s, b->partition, "off", NULL);
     for (size_t base = 0; base < b->n_customers; base += COMMIT_CHUNK) {
         size_t n = b->n_customers - base < COMMIT_CHUNK ? b->n_customers - base : COMMIT_CHUNK;
-        int rc = append_customers(s, b->partition, b->customers + base, n, due_key, &sent);
+        int rc = append_customers(s, b->partition, b->customers + base, n, due_key, risk_key,
+                                  &sent);
         if (rc == -2)
             goto desync;
         if (rc < 0)
@@ -669,6 +767,8 @@ int store_commit(struct store *s, const struct store_batch *b)
     }
     if (b->held != NULL && append_held(s, b->partition, b->held, &sent) < 0)
         goto io;
+    if (b->mute != NULL && append_mute(s, b->partition, b->mute, &sent) < 0)
+        goto io;
     char offs[64][24], clock[24], tiers[96];
     cmd_reset(s);
     cmd_str(s, "HSET");
@@ -683,6 +783,10 @@ int store_commit(struct store *s, const struct store_batch *b)
     snprintf(clock, sizeof clock, "%" PRId64, b->clock_ms);
     cmd_str(s, "@clock");
     cmd_str(s, clock);
+    if (b->risk_indexed) {
+        cmd_str(s, "@risk");
+        cmd_str(s, "1");
+    }
     if (b->tiers != NULL && b->tiers->week != TIER_WEEK_NONE) {
         tier_cutoffs_format(b->tiers, tiers, sizeof tiers);
         cmd_str(s, "@tiers");
@@ -1146,6 +1250,295 @@ int store_sink_hash_scan(struct store *s, int32_t p, const char *sink, const cha
         if (kv->element[i]->type == REDIS_REPLY_STRING &&
             kv->element[i + 1]->type == REDIS_REPLY_STRING)
             each(arg, kv->element[i]->str, kv->element[i + 1]->str, kv->element[i + 1]->len);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* ---- the operator's CLI ---- */
+
+int store_connect_once(struct store *s, char *err, size_t err_len)
+{
+    if (s->ctx)
+        return 0;
+    char where[300];
+    store_where(s, where, sizeof where);
+    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
+    redisContext *c = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, tv)
+                                   : redisConnectWithTimeout(s->host, s->port, tv);
+    if (c == NULL || c->err) {
+        snprintf(err, err_len, "Redis %s: %s", where, c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return -1;
+    }
+    redisSetTimeout(c, tv);
+    const char *auth[3] = {"AUTH", s->user ? s->user : s->password, s->password};
+    char db[16];
+    snprintf(db, sizeof db, "%d", s->db);
+    const char *select[2] = {"SELECT", db};
+    const char *ping[1] = {"PING"};
+    struct {
+        int argc;
+        const char **argv;
+        bool run;
+    } setup[] = {
+        {s->user ? 3 : 2, auth, s->password != NULL},
+        {1, ping, true},
+        {2, select, s->db != 0},
+    };
+    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) {
+        if (!setup[i].run)
+            continue;
+        redisReply *r = redisCommandArgv(c, setup[i].argc, setup[i].argv, NULL);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, err_len, "Redis %s: %s: %s", where, setup[i].argv[0],
+                     r ? r->str : c->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    s->ctx = c;
+    s->generation++;
+    return 0;
+}
+
+/* Appends one command per element of `keys` (argv[0] then the key), reads the integer
+ * replies into v[]. Returns 0 or -1. */
+static int pipeline_ints(struct store *s, const char *cmd, size_t n, char (*keys)[KEY_MAX],
+                         long long *v)
+{
+    if (store_connect(s) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *argv[2] = {cmd, keys[i]};
+        if (redisAppendCommandArgv(s->ctx, 2, argv, NULL) != REDIS_OK) {
+            store_drop(s, "append");
+            return -1;
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r;
+        if (read_replies(s, 1, &r) < 0)
+            return -1;
+        if (reply_error(s, r, cmd) < 0 || r->type != REDIS_REPLY_INTEGER)
+            rc = -1;
+        else
+            v[i] = r->integer;
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+#define PROBE_BLOCK 256
+
+int store_partition_count(struct store *s, int32_t *n)
+{
+    *n = 0;
+    char(*keys)[KEY_MAX] = malloc(PROBE_BLOCK * sizeof *keys);
+    long long *v = malloc(PROBE_BLOCK * sizeof *v);
+    int rc = keys && v ? 0 : -1;
+    for (int32_t base = 0; rc == 0; base += PROBE_BLOCK) {
+        for (int32_t i = 0; i < PROBE_BLOCK; i++)
+            key_fmt(keys[i], KEY_MAX, s, base + i, "epoch", NULL);
+        if (pipeline_ints(s, "EXISTS", PROBE_BLOCK, keys, v) < 0) {
+            rc = -1;
+            break;
+        }
+        bool any = false;
+        for (int32_t i = 0; i < PROBE_BLOCK; i++)
+            if (v[i] > 0) {
+                *n = base + i + 1;
+                any = true;
+            }
+        if (!any || base > INT32_MAX - 2 * PROBE_BLOCK)
+            break;
+    }
+    free(keys);
+    free(v);
+    return rc;
+}
+
+int store_locate(struct store *s, const char *id, int32_t n_parts, int32_t *p)
+{
+    if (n_parts <= 0)
+        return 1;
+    char(*keys)[KEY_MAX] = malloc((size_t)n_parts * sizeof *keys);
+    long long *v = malloc((size_t)n_parts * sizeof *v);
+    int rc = keys && v ? 1 : -1;
+    for (int32_t i = 0; rc == 1 && i < n_parts; i++)
+        if (key_fmt(keys[i], KEY_MAX, s, i, "c:", id) < 0)
+            rc = -1;
+    if (rc == 1 && pipeline_ints(s, "EXISTS", (size_t)n_parts, keys, v) < 0)
+        rc = -1;
+    for (int32_t i = 0; rc == 1 && i < n_parts; i++)
+        if (v[i] > 0) {
+            *p = i;
+            rc = 0;
+        }
+    free(keys);
+    free(v);
+    return rc;
+}
+
+int store_due_of(struct store *s, int32_t p, const char *id, int64_t *due_ms)
+{
+    *due_ms = CW_NO_DUE;
+    char key[KEY_MAX];
+    key_fmt(key, sizeof key, s, p, "due", NULL);
+    const char *argv[] = {"ZSCORE", key, id};
+    redisReply *r = command(s, 3, argv, "ZSCORE due");
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_STRING) {
+        char num[64];
+        snprintf(num, sizeof num, "%.*s", (int)r->len, r->str);
+        double d = strtod(num, NULL);
+        if (d > -9.0e18 && d < 9.0e18)
+            *due_ms = (int64_t)d;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+void risk_list_free(struct risk_list *l)
+{
+    if (l == NULL)
+        return;
+    free(l->e);
+    memset(l, 0, sizeof *l);
+}
+
+int store_risk_read(struct store *s, int32_t p, struct risk_list *out)
+{
+    char key[KEY_MAX];
+    key_fmt(key, sizeof key, s, p, "risk", NULL);
+    const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+    redisReply *r = command(s, 5, argv, "ZRANGE risk");
+    if (r == NULL)
+        return -1;
+    int rc = r->type == REDIS_REPLY_ARRAY ? 0 : -1;
+    struct risk_entry *e = rc == 0 ? vec_reserve(out->e, &out->cap, out->n + r->elements / 2,
+                                                 sizeof *e, 64)
+                                   : NULL;
+    if (rc == 0 && e == NULL)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i + 1 < r->elements; i += 2) {
+        const redisReply *m = r->element[i], *sc = r->element[i + 1];
+        if (m->type != REDIS_REPLY_STRING || m->len == 0 || m->len > CW_ID_MAX ||
+            sc->type != REDIS_REPLY_STRING || sc->len >= 64)
+            continue;
+        out->e = e;
+        struct risk_entry *x = &out->e[out->n++];
+        memcpy(x->id, m->str, m->len);
+        x->id[m->len] = '\0';
+        char num[64];
+        memcpy(num, sc->str, sc->len);
+        num[sc->len] = '\0';
+        x->score = strtod(num, NULL);
+        x->partition = p;
+    }
+    if (e != NULL)
+        out->e = e;
+    freeReplyObject(r);
+    return rc;
+}
+
+static const char *const mute_hash_names[] = {
+    [MUTE_HASH_SILENCE] = "silence",
+    [MUTE_HASH_ACK] = "ack",
+};
+
+int store_mute_read(struct store *s, int32_t p, struct mute_set *m, bool records)
+{
+    if (store_connect(s) < 0)
+        return -1;
+    char key[3][KEY_MAX];
+    key_fmt(key[0], KEY_MAX, s, p, "silence", NULL);
+    key_fmt(key[1], KEY_MAX, s, p, "ack", NULL);
+    key_fmt(key[2], KEY_MAX, s, p, "silenced", NULL);
+    size_t n = records ? 3 : 2;
+    for (size_t i = 0; i < n; i++) {
+        const char *argv[2] = {"HGETALL", key[i]};
+        if (redisAppendCommandArgv(s->ctx, 2, argv, NULL) != REDIS_OK) {
+            store_drop(s, "append");
+            return -1;
+        }
+    }
+    redisReply *r[3] = {NULL, NULL, NULL};
+    if (read_replies(s, n, r) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (reply_error(s, r[i], "HGETALL") < 0 || r[i]->type != REDIS_REPLY_ARRAY)
+            rc = -1;
+    struct mute_silence *sil = NULL;
+    struct mute_ack *ack = NULL;
+    size_t n_sil = 0, n_ack = 0, bad = 0;
+    if (rc == 0) {
+        sil = calloc(r[0]->elements / 2 + 1, sizeof *sil);
+        ack = calloc(r[1]->elements / 2 + 1, sizeof *ack);
+        if (sil == NULL || ack == NULL)
+            rc = -1;
+    }
+    char field[CW_ID_MAX + 1];
+    for (size_t h = 0; rc == 0 && h < n; h++) {
+        for (size_t i = 0; i + 1 < r[h]->elements; i += 2) {
+            const redisReply *f = r[h]->element[i], *v = r[h]->element[i + 1];
+            if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+                f->len == 0 || f->len > CW_ID_MAX) {
+                bad++;
+                continue;
+            }
+            memcpy(field, f->str, f->len);
+            field[f->len] = '\0';
+            if (h == 0) {
+                struct mute_silence *x = &sil[n_sil];
+                if (mute_silence_parse(field, v->str, v->len, x) < 0 ||
+                    (x->raw = strdup(v->str)) == NULL) {
+                    bad++;
+                    continue;
+                }
+                n_sil++;
+            } else if (h == 1) {
+                if (mute_ack_parse(field, v->str, v->len, &ack[n_ack]) < 0) {
+                    bad++;
+                    continue;
+                }
+                n_ack++;
+            } else if (mute_record_load(m, field, v->str, v->len) < 0) {
+                bad++;
+            }
+        }
+    }
+    if (bad > 0)
+        log_error("redis: partition %" PRId32 ": %zu malformed silence or acknowledgement "
+                  "entries left out",
+                  p, bad);
+    if (rc == 0) {
+        mute_replace(m, sil, n_sil, ack, n_ack);
+    } else {
+        for (size_t i = 0; sil && i < n_sil; i++)
+            free(sil[i].raw);
+        free(sil);
+        free(ack);
+    }
+    free_replies(r, n);
+    return rc;
+}
+
+int store_mute_write(struct store *s, int32_t p, enum mute_hash h, const char *field,
+                     const char *value)
+{
+    char key[KEY_MAX];
+    key_fmt(key, sizeof key, s, p, mute_hash_names[h], NULL);
+    const char *argv[] = {"HSET", key, field, value};
+    redisReply *r = command(s, 4, argv, "HSET");
+    if (r == NULL)
+        return -1;
     freeReplyObject(r);
     return 0;
 }

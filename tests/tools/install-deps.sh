@@ -20,6 +20,8 @@ PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 # it with a real Prometheus (the prometheus package has both binaries; like redis-server,
 # its postinst may start a system instance, on port 9090, which the tests never use).
 PACKAGES="$PACKAGES libmicrohttpd-dev curl prometheus"
+# tests/integration/49-cli.sh reads the CLI's --json output (and the alerts) with jq.
+PACKAGES="$PACKAGES jq"
 # The benchmark's instruction counts (make bench, tests/integration/50-bench-smoke.sh):
 # `churnwatch replay` under valgrind --tool=callgrind.
 PACKAGES="$PACKAGES valgrind"

@@ -385,7 +385,8 @@ cw_wait_swept() {
 
 # cw_dump_state PREFIX NPARTS — prints what churnwatchd keeps under PREFIX for partitions
 # 0..NPARTS-1: every customer's stored state (escaped, sorted by key), the offsets hash
-# (partition clock and tier cut-offs included), the due timers and the held late events.
+# (partition clock and tier cut-offs included), the due timers, the held late events and
+# the at-risk set.
 # Two runs of the same input must print the same.
 cw_dump_state() {
     _ds_p=0
@@ -395,6 +396,7 @@ cw_dump_state() {
         echo "offsets p$_ds_p: $(cw_redis HGETALL "$1:{p$_ds_p}:off" | tr '\n' ' ')"
         echo "due p$_ds_p: $(cw_redis ZRANGE "$1:{p$_ds_p}:due" 0 -1 WITHSCORES | tr '\n' ' ')"
         echo "held p$_ds_p: $(cw_redis --no-raw ZRANGE "$1:{p$_ds_p}:held" 0 -1 WITHSCORES | tr '\n' ' ')"
+        echo "risk p$_ds_p: $(cw_redis ZRANGE "$1:{p$_ds_p}:risk" 0 -1 WITHSCORES | tr '\n' ' ')"
         _ds_p=$((_ds_p + 1))
     done
     rm -f "$CW_TMPDIR/keys.$$"
