@@ -2,7 +2,6 @@
 #include "http_client.h"
 
 #include <curl/curl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,20 +236,16 @@ int http_client_poll(struct http_client *h, struct http_result *r)
 void http_result_log(const char *name, const char *what, const struct http_result *r,
                      struct log_ratelimit *rl)
 {
-    uint64_t suppressed;
-    char more[64] = "";
-    if (!log_ratelimit_allow(rl, &suppressed))
-        return;
-    if (suppressed > 0)
-        snprintf(more, sizeof more, " (%" PRIu64 " similar lines suppressed)", suppressed);
     if (r->status == 0)
-        log_warn("%s: %s not delivered: %s; retried with back-off%s", name, what, r->what, more);
+        log_limited(rl, name, LOG_LVL_WARN, "%s: %s not delivered: %s; retried with back-off", name,
+                    what, r->what);
     else if (r->status >= 400 && r->status < 500 && r->status != 408 && r->status != 429)
-        log_error("%s: %s refused with HTTP %ld%s%s: check the url, the headers and the "
-                  "receiver; nothing is dropped: retried with back-off until it accepts "
-                  "them%s",
-                  name, what, r->status, r->what[0] ? ": " : "", r->what, more);
+        log_limited(rl, name, LOG_LVL_ERROR,
+                    "%s: %s refused with HTTP %ld%s%s: check the url, the headers and the "
+                    "receiver; nothing is dropped: retried with back-off until it accepts them",
+                    name, what, r->status, r->what[0] ? ": " : "", r->what);
     else
-        log_warn("%s: %s not delivered: HTTP %ld%s%s; retried with back-off%s", name, what,
-                 r->status, r->what[0] ? ": " : "", r->what, more);
+        log_limited(rl, name, LOG_LVL_WARN,
+                    "%s: %s not delivered: HTTP %ld%s%s; retried with back-off", name, what,
+                    r->status, r->what[0] ? ": " : "", r->what);
 }

@@ -37,7 +37,8 @@ int http_client_post(struct http_client *h, const char *body, size_t len, const 
 int http_client_poll(struct http_client *h, struct http_result *r);
 bool http_client_busy(const struct http_client *h);
 
-/* Logs a failed request (not 2xx) of sink `name`, rate-limited by rl: `what` says what
+/* Logs a failed request (not 2xx) of sink `name`, rate-limited by rl with log_limited
+ * (`name` is the source of its "N similar lines suppressed" summary): `what` says what
  * was sent ("5 alerts"). A refusal that needs a person (4xx other than 408 and 429) is an
  * error, the rest (5xx, 408, 429, 3xx, no answer) a warning. */
 struct log_ratelimit;

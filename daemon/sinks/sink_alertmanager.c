@@ -34,6 +34,8 @@
 #define AM_PATH "/api/v2/alerts"
 #define AM_LIFETIME_FACTOR 3    /* endsAt = now + this x resend_interval */
 #define AM_RESEND_RETRY_MS 5000 /* a failed re-send round starts again after this (at most) */
+/* the rate limit source of the lines about entries that are not valid alerts */
+#define AM_BAD_SOURCE "alertmanager sink: invalid alerts"
 
 struct am_partition {
     bool owned;
@@ -199,11 +201,9 @@ static void start_chunk(struct sink_am *am)
         const char *why;
         c.part[i] = e->partition;
         if (am_notice_parse(e->json, e->json_len, am->generator_url, &c.notice[i], &why) < 0) {
-            uint64_t suppressed;
-            if (log_ratelimit_allow(&am->bad_rl, &suppressed))
-                log_error("alertmanager sink: outbox entry %s of partition %" PRId32
-                          " skipped: %s (%" PRIu64 " similar lines suppressed)",
-                          e->id, e->partition, why, suppressed);
+            log_limited(&am->bad_rl, AM_BAD_SOURCE, LOG_LVL_ERROR,
+                        "alertmanager sink: outbox entry %s of partition %" PRId32 " skipped: %s",
+                        e->id, e->partition, why);
         }
     }
     /* the stored objects, for the labels the alerts were last sent with */
@@ -308,12 +308,10 @@ static void start_resend(struct sink_am *am, int32_t p)
         return;
     }
     if (r.bad > 0) {
-        uint64_t suppressed;
-        if (log_ratelimit_allow(&am->bad_rl, &suppressed))
-            log_error("alertmanager sink: partition %" PRId32 ": %zu stored firing alerts are "
-                      "not valid Alertmanager objects and are not re-sent (%" PRIu64
-                      " similar lines suppressed)",
-                      p, r.bad, suppressed);
+        log_limited(&am->bad_rl, AM_BAD_SOURCE, LOG_LVL_ERROR,
+                    "alertmanager sink: partition %" PRId32 ": %zu stored firing alerts are "
+                    "not valid Alertmanager objects and are not re-sent",
+                    p, r.bad);
     }
     if (strcmp(ap->cursor, "0") == 0) { /* the round is complete once this step is sent */
         ap->scanning = false;

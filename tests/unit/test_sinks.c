@@ -1,7 +1,7 @@
 /* test_sinks.c — the HTTP sinks' pure parts: Alertmanager alerts made from alert notices
- * (am_alert.h), HMAC-SHA256 (hmac.h, RFC 4231 vectors), the webhook signature, and the
- * sinks.alertmanager / sinks.webhook configuration. Runs with the working directory
- * tests/. */
+ * (am_alert.h), HMAC-SHA256 (hmac.h, RFC 4231 vectors), the webhook signature, the
+ * sinks.alertmanager / sinks.webhook configuration, and the rate-limited log lines of
+ * failed requests (http_client.h). Runs with the working directory tests/. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -15,6 +15,8 @@
 #include "decode.h"
 #include "fixtures.h"
 #include "hmac.h"
+#include "http_client.h"
+#include "log.h"
 #include "rules.h"
 #include "sink.h"
 
@@ -339,4 +341,62 @@ Test(sinks_config, both_on)
               cfg->literal_secret);
     config_free(cfg);
     unsetenv("CW_SINKTEST_SECRET");
+}
+
+/* ---- failed requests in the log ---- */
+
+Test(http_result_log, levels_and_rate_limit_summary)
+{
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    log_set_stream(f);
+    log_init(LOG_LVL_INFO, LOG_FMT_JSON);
+    struct log_ratelimit rl;
+    log_ratelimit_init(&rl, 1e-9, 2); /* no refill while the test runs */
+    struct http_result refused = {.status = 0, .what = "Connection refused"};
+    struct http_result forbidden = {.status = 403, .what = "no"};
+    struct http_result unavailable = {.status = 503, .what = ""};
+    for (int i = 0; i < 4; i++)
+        http_result_log("webhook sink", "a request of 2 alerts", &refused, &rl);
+    cr_assert_eq(rl.suppressed, 2);
+    rl.tokens = 2; /* as if seconds had passed */
+    http_result_log("webhook sink", "a request of 2 alerts", &forbidden, &rl);
+    rl.tokens = 1;
+    http_result_log("webhook sink", "a request of 1 alerts", &unavailable, &rl);
+
+    char lines[8][512];
+    size_t n = 0;
+    fflush(f);
+    rewind(f);
+    while (n < 8 && fgets(lines[n], sizeof lines[n], f) != NULL)
+        n++;
+    log_set_stream(NULL);
+    fclose(f);
+    static const struct {
+        const char *level, *msg;
+    } want[] = {
+        {"warn", "webhook sink: a request of 2 alerts not delivered: Connection refused; "
+                 "retried with back-off"},
+        {"warn", "webhook sink: a request of 2 alerts not delivered: Connection refused; "
+                 "retried with back-off"},
+        {"error", "webhook sink: 2 similar lines suppressed (rate limit)"},
+        {"error", "webhook sink: a request of 2 alerts refused with HTTP 403: no: check the url, "
+                  "the headers and the receiver; nothing is dropped: retried with back-off "
+                  "until it accepts them"},
+        {"warn", "webhook sink: a request of 1 alerts not delivered: HTTP 503; retried with "
+                 "back-off"},
+    };
+    cr_assert_eq(n, sizeof want / sizeof want[0], "%zu lines", n);
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = cJSON_Parse(lines[i]);
+        cr_assert_not_null(o, "%s", lines[i]);
+        cr_assert_str_eq(amtest_str(o, "level"), want[i].level, "line %zu", i);
+        cr_assert_str_eq(amtest_str(o, "msg"), want[i].msg, "line %zu", i);
+        if (i == 2) {
+            cr_assert_str_eq(amtest_str(o, "source"), "webhook sink");
+            cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "suppressed")),
+                         2);
+        }
+        cJSON_Delete(o);
+    }
 }
