@@ -68,7 +68,7 @@ has -rw-r----- root/root etc/churnwatch/churnwatch.yaml
 has -rw-r--r-- root/root usr/share/man/man1/churnwatch.1.gz
 has -rw-r--r-- root/root usr/share/man/man5/churnwatch.yaml.5.gz
 has -rw-r--r-- root/root usr/share/man/man8/churnwatchd.8.gz
-for doc in README.md operations.md configuration.md rules.md copyright; do
+for doc in README.md operations.md configuration.md rules.md cli.md metrics.md sinks.md copyright; do
     has -rw-r--r-- root/root "usr/share/doc/churnwatch/$doc"
 done
 echo "ok: programs, unit, sysusers entry, config (0640), man pages and docs in the package"
