@@ -243,7 +243,7 @@ static int parse_live(const char *cmd, int argc, char **argv, const char *allowe
     a->limit = 20;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "+c:je:s:L:T:n:C:m:f:lh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:je:s:L:T:n:C:m:f:lh", longopts, NULL)) != -1) {
         if (ch == 'h') {
             usage(stdout, true);
             return 1;
@@ -400,7 +400,7 @@ static int cmd_replay(int argc, char **argv)
     int ch;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "+c:u:t:l:ajh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:u:t:l:ajh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             config_path = optarg;

@@ -192,7 +192,8 @@ CAROL1=$(grep '^carol complaint_unresolved firing ' "$D/alerts1.txt" | awk '{pri
 cli ack -c "$D/cw.yaml" --note "called him" "$BOB" >"$D/ack.txt" || cw_fail "ack: status $?"
 cat "$D/ack.txt"
 grep -q "customer bob, rule order_gap" "$D/ack.txt" || cw_fail "ack: output"
-cli silence -c "$D/cw.yaml" --for 1h --note "on holiday" carol || cw_fail "silence: status $?"
+# the order of the issue: CUSTOMER --for DURATION (options after the id)
+cli silence carol -c "$D/cw.yaml" --for 1h --note "on holiday" || cw_fail "silence: status $?"
 cli silence -c "$D/cw.yaml" --list >"$D/list.txt" || cw_fail "silence --list"
 cat "$D/list.txt"
 grep -q '^carol .* on holiday$' "$D/list.txt" || cw_fail "silence --list: carol"
