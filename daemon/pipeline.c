@@ -31,7 +31,7 @@ struct slot {
     int64_t last_progress_ms; /* a message arrived, or the partition was seen idle */
     int stall_seeks;          /* re-fetches since the last message */
     uint64_t outbox_len;      /* as last read (metrics) */
-    uint64_t timers_due;      /* customers due and not yet swept, as last read (metrics) */
+    struct store_backlog backlog; /* as last read (metrics) */
     struct partition_stats reported; /* the partition's counts already in the metrics */
     int64_t next_mute_ms;     /* silences and acknowledgements are read again then */
 };
@@ -47,7 +47,8 @@ struct pipeline_metrics {
     struct metric *redis_errors, *redis_reconnects, *redis_connected;
     struct metric *partitions, *paused, *customers_cached, *outbox_capacity, *ready;
     struct metric *batch_messages, *commit_seconds;
-    struct metric *lag, *outbox_depth, *timers_due; /* tables: one row per owned partition */
+    /* tables: one row per owned partition */
+    struct metric *lag, *outbox_depth, *timers_due, *timers_pending, *at_risk;
 };
 
 struct pipeline {
@@ -224,6 +225,15 @@ static int register_metrics(struct pipeline *pl, struct metrics *r)
                                       "Customers of the partition with a timer due at the "
                                       "sweep's clock, not yet swept.",
                                       by_partition, 1);
+    m->timers_pending = metrics_add_table(r, "churnwatch_timers_pending",
+                                          "Customers of the partition with a timer pending in "
+                                          "Redis (due now or later).",
+                                          by_partition, 1);
+    m->at_risk = metrics_add_table(r, "churnwatch_customers_at_risk",
+                                   "Customers of the partition at risk (a score above 0, a "
+                                   "level above ok or a firing alert): what churnwatch top "
+                                   "lists.",
+                                   by_partition, 1);
 #undef COUNTER
 #undef GAUGE
     free(topics);
@@ -234,7 +244,7 @@ static int register_metrics(struct pipeline *pl, struct metrics *r)
         !m->redis_errors || !m->redis_reconnects || !m->redis_connected || !m->partitions ||
         !m->paused || !m->customers_cached || !m->outbox_capacity || !m->ready ||
         !m->batch_messages || !m->commit_seconds || !m->lag || !m->outbox_depth ||
-        !m->timers_due)
+        !m->timers_due || !m->timers_pending || !m->at_risk)
         return -1;
     metric_set(m->outbox_capacity, 0, (double)cfg->max_outbox);
     return 0;
@@ -492,7 +502,7 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
             pl->slot[tp->partition].part = p;
             memset(&pl->slot[tp->partition].reported, 0, sizeof pl->slot[tp->partition].reported);
             pl->slot[tp->partition].outbox_len = 0;
-            pl->slot[tp->partition].timers_due = 0;
+            memset(&pl->slot[tp->partition].backlog, 0, sizeof pl->slot[tp->partition].backlog);
             pl->slot[tp->partition].next_mute_ms = 0;
             pl->owned++;
             outbox_partition_add(pl->outbox, tp->partition);
@@ -846,13 +856,13 @@ static void refresh_partition_metrics(struct pipeline *pl)
     const char *labels[2];
     for (int32_t i = 0; i < pl->n_parts; i++) {
         struct partition *p = pl->slot[i].part;
-        uint64_t len, due;
+        struct store_backlog b;
         if (p == NULL)
             continue;
-        if (store_backlog(pl->store, i, sweep_clock(pl, p), &len, &due) < 0)
+        if (store_backlog(pl->store, i, sweep_clock(pl, p), &b) < 0)
             break; /* Redis is away: keep what was last read */
-        pl->slot[i].outbox_len = len;
-        pl->slot[i].timers_due = due;
+        pl->slot[i].outbox_len = b.outbox_len;
+        pl->slot[i].backlog = b;
     }
     metric_table_begin(pl->m.lag);
     for (int32_t i = 0; i < pl->n_parts; i++) {
@@ -873,16 +883,18 @@ static void refresh_partition_metrics(struct pipeline *pl)
         }
     }
     metric_table_end(pl->m.lag);
-    struct metric *tables[2] = {pl->m.outbox_depth, pl->m.timers_due};
-    for (int k = 0; k < 2; k++) {
+    struct metric *tables[4] = {pl->m.outbox_depth, pl->m.timers_due, pl->m.timers_pending,
+                                pl->m.at_risk};
+    for (int k = 0; k < 4; k++) {
         metric_table_begin(tables[k]);
         for (int32_t i = 0; i < pl->n_parts; i++) {
+            const struct store_backlog *b = &pl->slot[i].backlog;
             if (pl->slot[i].part == NULL)
                 continue;
             snprintf(part, sizeof part, "%" PRId32, i);
             labels[0] = part;
-            metric_table_row(tables[k], labels,
-                             (double)(k == 0 ? pl->slot[i].outbox_len : pl->slot[i].timers_due));
+            uint64_t v[4] = {pl->slot[i].outbox_len, b->due, b->timers, b->at_risk};
+            metric_table_row(tables[k], labels, (double)v[k]);
         }
         metric_table_end(tables[k]);
     }

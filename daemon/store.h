@@ -68,10 +68,14 @@ int store_peek(struct store *s, int32_t p, struct partition_meta *meta);
 uint64_t store_generation(const struct store *s);
 /* Redis errors since start: connections refused or lost, error replies (for metrics). */
 uint64_t store_errors(const struct store *s);
-/* Partition p's outbox length (as store_outbox_len) and the number of its customers due
- * at or before now_ms, in one round trip (for metrics). */
-int store_backlog(struct store *s, int32_t p, int64_t now_ms, uint64_t *outbox_len,
-                  uint64_t *due);
+/* What the metrics show of one partition, read in one round trip by store_backlog. */
+struct store_backlog {
+    uint64_t outbox_len; /* alerts in the outbox (as store_outbox_len) */
+    uint64_t due;        /* customers due at or before now_ms */
+    uint64_t timers;     /* customers with a timer pending (the due set's size) */
+    uint64_t at_risk;    /* customers in the at-risk set (churnwatch top) */
+};
+int store_backlog(struct store *s, int32_t p, int64_t now_ms, struct store_backlog *b);
 
 /* Loads customers ids[0..n) of partition p in one pipeline. For each i, when stored,
  * decodes into *out[i] and sets found[i]; otherwise leaves *out[i] untouched and clears

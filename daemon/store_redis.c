@@ -1068,32 +1068,45 @@ int store_outbox_len(struct store *s, int32_t p, uint64_t *len)
     return 0;
 }
 
-int store_backlog(struct store *s, int32_t p, int64_t now_ms, uint64_t *outbox_len, uint64_t *due)
+int store_backlog(struct store *s, int32_t p, int64_t now_ms, struct store_backlog *b)
 {
-    *outbox_len = *due = 0;
+    memset(b, 0, sizeof *b);
     if (store_connect(s) < 0)
         return -1;
-    char okey[KEY_MAX], dkey[KEY_MAX], now[24];
+    char okey[KEY_MAX], dkey[KEY_MAX], rkey[KEY_MAX], now[24];
     key_fmt(okey, sizeof okey, s, p, "outbox", NULL);
     key_fmt(dkey, sizeof dkey, s, p, "due", NULL);
+    key_fmt(rkey, sizeof rkey, s, p, "risk", NULL);
     snprintf(now, sizeof now, "%" PRId64, now_ms);
-    const char *xlen[] = {"XLEN", okey}, *zcount[] = {"ZCOUNT", dkey, "-inf", now};
-    if (redisAppendCommandArgv(s->ctx, 2, xlen, NULL) != REDIS_OK ||
-        redisAppendCommandArgv(s->ctx, 4, zcount, NULL) != REDIS_OK) {
-        store_drop(s, "append");
+    struct {
+        int argc;
+        const char *argv[4];
+        uint64_t *out;
+    } cmd[] = {
+        {2, {"XLEN", okey}, &b->outbox_len},
+        {4, {"ZCOUNT", dkey, "-inf", now}, &b->due},
+        {2, {"ZCARD", dkey}, &b->timers},
+        {2, {"ZCARD", rkey}, &b->at_risk},
+    };
+    enum { N = sizeof cmd / sizeof cmd[0] };
+    for (size_t i = 0; i < N; i++)
+        if (redisAppendCommandArgv(s->ctx, cmd[i].argc, cmd[i].argv, NULL) != REDIS_OK) {
+            store_drop(s, "append");
+            return -1;
+        }
+    redisReply *r[N];
+    if (read_replies(s, N, r) < 0)
         return -1;
+    int rc = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (reply_error(s, r[i], cmd[i].argv[0]) < 0)
+            rc = -1;
+        else if (r[i]->type == REDIS_REPLY_INTEGER && r[i]->integer > 0)
+            *cmd[i].out = (uint64_t)r[i]->integer;
     }
-    redisReply *r[2];
-    if (read_replies(s, 2, r) < 0)
-        return -1;
-    int rc = reply_error(s, r[0], "XLEN outbox") < 0 || reply_error(s, r[1], "ZCOUNT due") < 0
-                 ? -1
-                 : 0;
-    if (rc == 0 && r[0]->type == REDIS_REPLY_INTEGER && r[0]->integer > 0)
-        *outbox_len = (uint64_t)r[0]->integer;
-    if (rc == 0 && r[1]->type == REDIS_REPLY_INTEGER && r[1]->integer > 0)
-        *due = (uint64_t)r[1]->integer;
-    free_replies(r, 2);
+    if (rc < 0)
+        memset(b, 0, sizeof *b);
+    free_replies(r, N);
     return rc;
 }
 

@@ -132,6 +132,17 @@ cw_wait_for "scrape '$D/m.txt' && test \"\$(value 'churnwatch_outbox_depth{parti
     cw_fail "outbox depth of partition 0: $(value 'churnwatch_outbox_depth{partition="0"}')"
 test "$(grep -c '^churnwatch_timers_due{partition="[01]"}' "$D/m.txt")" = 2 ||
     cw_fail "no timers due for both partitions"
+# timers pending and customers at risk: the sizes of each partition's due and at-risk sets
+risk_total=0
+for p in 0 1; do
+    cw_assert_eq "$(cw_redis ZCARD "cw:{p$p}:due")" \
+        "$(value "churnwatch_timers_pending{partition=\"$p\"}")" "timers pending, partition $p"
+    n=$(cw_redis ZCARD "cw:{p$p}:risk")
+    cw_assert_eq "$n" "$(value "churnwatch_customers_at_risk{partition=\"$p\"}")" \
+        "customers at risk, partition $p"
+    risk_total=$((risk_total + n))
+done
+test "$risk_total" -gt 0 || cw_fail "no customer at risk: the comparison above proves nothing"
 VERSION=$("$CW_BIN/churnwatchd" --version | awk '{ print $2 }')
 cw_assert_eq 1 "$(value "churnwatch_build_info{version=\"$VERSION\"}")" "build info"
 test "$(value churnwatch_commit_duration_seconds_count)" -gt 0 || cw_fail "no commit observed"
