@@ -1018,11 +1018,18 @@ static bool str_changed(const char *a, const char *b)
  * restart). */
 static bool http_sink_changed(const struct http_sink_config *a, const struct http_sink_config *b)
 {
-    return a->enabled != b->enabled || str_changed(a->url, b->url) ||
-           str_changed(a->ca_file, b->ca_file) || a->tls_verify != b->tls_verify ||
-           a->timeout_ms != b->timeout_ms || a->n_headers != b->n_headers ||
-           a->max_alerts != b->max_alerts || a->resend_interval_ms != b->resend_interval_ms ||
-           str_changed(a->secret, b->secret);
+    if (a->enabled != b->enabled || str_changed(a->url, b->url) ||
+        str_changed(a->ca_file, b->ca_file) || a->tls_verify != b->tls_verify ||
+        a->follow_redirects != b->follow_redirects || a->timeout_ms != b->timeout_ms ||
+        a->n_headers != b->n_headers || a->max_alerts != b->max_alerts ||
+        a->resend_interval_ms != b->resend_interval_ms ||
+        str_changed(a->generator_url, b->generator_url) || str_changed(a->secret, b->secret))
+        return true;
+    for (size_t i = 0; i < a->n_headers; i++)
+        if (str_changed(a->headers[i].key, b->headers[i].key) ||
+            str_changed(a->headers[i].value, b->headers[i].value))
+            return true;
+    return false;
 }
 
 void pipeline_reload(struct pipeline *pl, struct config *next)
