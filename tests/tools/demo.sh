@@ -295,8 +295,25 @@ awk '
                tiers["strategic"], tiers["key"], tiers["standard"])
     }' "$D/alerts.jsonl"
 
+# --- 7. the operator's view of the live state (docs/cli.md) ------------------------------
+echo
+say "churnwatch top --limit 5 (the riskiest customers, from Redis)"
+cli_ok=1
+"$CW_BIN/churnwatch" top -c "$D/churnwatch.yaml" --limit 5 | sed 's/^/    /' || cli_ok=""
+TOP=$("$CW_BIN/churnwatch" top -c "$D/churnwatch.yaml" --limit 1 --json |
+    jq -r '.customers[0].customer_id // empty')
+if [ -n "$TOP" ]; then
+    say "churnwatch inspect $TOP --events 5 (its state, signals, open alerts, recent events)"
+    "$CW_BIN/churnwatch" inspect -c "$D/churnwatch.yaml" --events 5 "$TOP" | sed 's/^/    /' ||
+        cli_ok=""
+else
+    cli_ok=""
+fi
+[ -n "$cli_ok" ] || say "the operator's commands failed"
+
 ok=1
 [ -n "$caught_up" ] || ok=""
+[ -n "$cli_ok" ] || ok=""
 [ "$daemon_rc" -eq 0 ] || ok=""
 if [ -z "$ok" ]; then
     echo
