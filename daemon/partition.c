@@ -75,12 +75,16 @@ void partition_free(struct partition *p)
     free(p);
 }
 
+/* Room for queued events kept by a partition that got none in its last batch (a queued
+ * event is ~780 bytes: struct event holds its ids and texts in fixed arrays). */
+#define QUEUE_KEEP 64
+
 struct queued_event *partition_enqueue(struct partition *p, int topic, int64_t offset)
 {
     if (p->next_offset[topic] >= 0 && offset < p->next_offset[topic])
         return NULL;
     struct queued_event *grown =
-        vec_reserve(p->queue, &p->queue_cap, p->n_queued + 1, sizeof *grown, 256);
+        vec_reserve(p->queue, &p->queue_cap, p->n_queued + 1, sizeof *grown, QUEUE_KEEP);
     if (grown == NULL) {
         log_error("partition %" PRId32 ": out of memory queueing an event", p->id);
         abort();
@@ -352,8 +356,6 @@ static int release_held(struct partition *p, const struct config *cfg, struct st
     return 0;
 }
 
-#define QUEUE_KEEP 256 /* queued events' room kept between batches */
-
 int partition_process(struct partition *p, const struct config *cfg, struct store *store)
 {
     if (p->n_queued == 0)
@@ -398,21 +400,30 @@ int partition_process(struct partition *p, const struct config *cfg, struct stor
         p->applied_offset[q->topic] = q->offset + 1;
         p->uncommitted = true;
     }
-    size_t used = p->n_queued;
+    p->queue_used = p->n_queued;
     p->n_queued = 0;
-    /* A burst (one partition with a whole batch) must not keep its queue at that size for
-     * good: with many partitions that is most of the daemon's memory. The room is kept
-     * while batches use a good part of it (shrinking and regrowing every batch would
-     * touch fresh pages each time). */
-    size_t keep = 2 * (used > QUEUE_KEEP ? used : QUEUE_KEEP);
-    if (p->queue_cap > 2 * keep) {
-        struct queued_event *q = realloc(p->queue, keep * sizeof *q);
-        if (q != NULL) {
-            p->queue = q;
-            p->queue_cap = keep;
-        }
-    }
     return 0;
+}
+
+void partition_trim_queue(struct partition *p)
+{
+    size_t used = p->queue_used;
+    p->queue_used = 0;
+    if (p->n_queued > 0)
+        return; /* not applied yet (Redis away, or a full outbox): the room is in use */
+    /* The room is kept while batches use a good part of it (shrinking and regrowing every
+     * batch would only copy), and given back otherwise: a burst (a whole batch for one
+     * partition, poll_batch_max events) is returned at the next batch, whether or not the
+     * partition gets events then. Kept at most: 4 x what the last batch queued, or
+     * 2 x QUEUE_KEEP. */
+    size_t keep = 2 * used > QUEUE_KEEP ? 2 * used : QUEUE_KEEP;
+    if (p->queue_cap <= 2 * keep)
+        return;
+    struct queued_event *q = realloc(p->queue, keep * sizeof *q);
+    if (q != NULL) {
+        p->queue = q;
+        p->queue_cap = keep;
+    }
 }
 
 int partition_sweep(struct partition *p, const struct config *cfg, struct store *store,

@@ -67,8 +67,9 @@ struct partition {
     struct customer **dirty; /* changed since the last commit */
     size_t n_dirty, dirty_cap;
     struct alert_list alerts; /* formatted, waiting for the commit */
-    struct queued_event *queue;
+    struct queued_event *queue; /* owned; room trimmed by partition_trim_queue */
     size_t n_queued, queue_cap;
+    size_t queue_used; /* events the last partition_process applied, for the trim */
     bool uncommitted; /* applied changes (or offsets) not yet in Redis */
     char rescan_cursor[32]; /* re-evaluation of every customer after a reload; "" = none */
     uint64_t rescanned;
@@ -102,6 +103,12 @@ struct queued_event *partition_enqueue(struct partition *p, int topic, int64_t o
  * week's tier cut-offs; the events not yet applied or held stay queued (those before stay
  * applied, to be committed). */
 int partition_process(struct partition *p, const struct config *cfg, struct store *store);
+
+/* Gives back the queue's room that p's last batch did not need. Called once per batch
+ * for every partition, including those that got no events (a burst's room would
+ * otherwise stay until the partition's next events: with many partitions, most of the
+ * daemon's memory). Keeps queued events. */
+void partition_trim_queue(struct partition *p);
 
 /* Applies the held events due by now_ms (the watermark: the clock minus lateness), then
  * fires timers due at now_ms for up to `max` customers of p listed due in Redis.

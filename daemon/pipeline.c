@@ -993,6 +993,9 @@ int pipeline_run_once(struct pipeline *pl)
         }
     }
     for (int32_t i = 0; i < pl->n_parts; i++)
+        if (pl->slot[i].part)
+            partition_trim_queue(pl->slot[i].part);
+    for (int32_t i = 0; i < pl->n_parts; i++)
         if (pl->slot[i].part && pl->slot[i].paused && !pl->slot[i].outbox_full &&
             pl->slot[i].part->n_queued == 0 && !pl->slot[i].part->uncommitted)
             set_paused(pl, i, false);
