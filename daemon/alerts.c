@@ -4,6 +4,7 @@
  * grown to the size of a batch, formatting allocates nothing. */
 #include "alerts.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,24 @@ static int slots_reserve(struct alert_list *l)
     return 0;
 }
 
+/* Ends the payload begun at `start` (its NUL) and records it as entry `count` (slots
+ * reserved by the caller); on a write error drops what was written. Returns 0 or -1. */
+static int list_close(struct out *o, size_t start, const char *customer, struct alert_kind kind)
+{
+    struct alert_list *l = o->l;
+    out_char(o, '\0');
+    if (o->err) {
+        l->len = start;
+        return -1;
+    }
+    size_t i = l->count++;
+    l->offset[i] = start;
+    l->length[i] = l->len - start - 1;
+    snprintf(l->customer[i], sizeof l->customer[i], "%s", customer);
+    l->kind[i] = kind;
+    return 0;
+}
+
 int alert_format(const struct config *cfg, const struct customer *c, const struct notice *n,
                  struct alert_list *l)
 {
@@ -340,37 +359,18 @@ int alert_format(const struct config *cfg, const struct customer *c, const struc
         out_json_string(&o, rc->action);
     }
     out_char(&o, '}');
-    out_char(&o, '\0');
-    if (o.err) {
-        l->len = start;
-        return -1;
-    }
-
-    size_t i = l->count++;
-    l->offset[i] = start;
-    l->length[i] = l->len - start - 1;
-    snprintf(l->customer[i], sizeof l->customer[i], "%s", c->id);
-    l->kind[i] = (struct alert_kind){(uint8_t)n->rule, n->level, n->firing};
-    return 0;
+    return list_close(&o, start, c->id, (struct alert_kind){(uint8_t)n->rule, n->level, n->firing});
 }
 
-int alert_list_append(struct alert_list *l, const char *customer, const char *json, size_t len)
+int alert_list_append(struct alert_list *l, const char *customer, struct alert_kind kind,
+                      const char *json, size_t len)
 {
     if (slots_reserve(l) < 0)
         return -1;
     struct out o = {l, 0};
     size_t start = l->len;
     out_mem(&o, json, len);
-    out_char(&o, '\0');
-    if (o.err) {
-        l->len = start;
-        return -1;
-    }
-    size_t i = l->count++;
-    l->offset[i] = start;
-    l->length[i] = len;
-    snprintf(l->customer[i], sizeof l->customer[i], "%s", customer);
-    return 0;
+    return list_close(&o, start, customer, kind);
 }
 
 int alert_format_all(const struct config *cfg, const struct customer *c,
@@ -380,4 +380,19 @@ int alert_format_all(const struct config *cfg, const struct customer *c,
         if (alert_format(cfg, c, &nl->n[i], out) < 0)
             return -1;
     return 0;
+}
+
+struct alert_kind alert_kind_parse(const char *json, size_t len)
+{
+    struct alert_kind k = {RULE__COUNT, 0, false};
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    const char *rule = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "rule"));
+    const char *level = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "level"));
+    const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "status"));
+    int r = rule ? rule_parse(rule) : -1;
+    for (int lv = 0; r >= 0 && level && status && lv <= LEVEL_ALARM; lv++)
+        if (strcmp(level, risk_level_name((enum risk_level)lv)) == 0)
+            k = (struct alert_kind){(uint8_t)r, (uint8_t)lv, strcmp(status, "firing") == 0};
+    cJSON_Delete(root);
+    return k;
 }

@@ -41,9 +41,13 @@ static inline const char *alert_list_get(const struct alert_list *l, size_t i)
     return l->buf + l->offset[i];
 }
 
-/* Appends an alert already formatted (`len` bytes of JSON) for customer `customer`.
- * Returns 0, or -1 on ENOMEM. */
-int alert_list_append(struct alert_list *l, const char *customer, const char *json, size_t len);
+/* Appends an alert already formatted (`len` bytes of JSON) for customer `customer`, of
+ * kind `kind` (alert_kind_parse reads it back from such JSON). Returns 0, or -1 on ENOMEM. */
+int alert_list_append(struct alert_list *l, const char *customer, struct alert_kind kind,
+                      const char *json, size_t len);
+/* The rule, level and status of alert JSON json[0..len); a notice it cannot read gets
+ * rule RULE__COUNT (counted nowhere). */
+struct alert_kind alert_kind_parse(const char *json, size_t len);
 
 /* Formats `n` for customer `c` (after the rules ran, so score, level and the other
  * active signals are current) and appends it to `out`. Returns 0, or -1 on ENOMEM. */

@@ -688,7 +688,8 @@ static void end_silence(struct partition *p, const struct config *cfg, struct cu
     }
     mute_end(&p->mute, c->id, &held, &n_held);
     for (size_t i = 0; i < n_held; i++, sent++)
-        if (alert_list_append(&p->alerts, c->id, held[i], strlen(held[i])) < 0)
+        if (alert_list_append(&p->alerts, c->id, alert_kind_parse(held[i], strlen(held[i])),
+                              held[i], strlen(held[i])) < 0)
             out_of_memory(p);
     for (int i = 0; i < nl.count; i++) {
         if (nl.n[i].rule == RULE__COUNT)

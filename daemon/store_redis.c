@@ -139,22 +139,55 @@ static void store_drop(struct store *s, const char *what)
     s->next_try_ms = clock_mono_ms() + s->backoff_ms;
 }
 
-/* Runs a simple command during connect; returns 0 if the reply is not an error. */
-static int store_setup_cmd(struct store *s, int argc, const char **argv)
+/* Opens s->ctx and runs AUTH (when a password is set), PING and SELECT (db != 0): the one
+ * connection set-up of the daemon and of the CLI. Returns 0; -1 when the connection
+ * failed, -2 when a set-up command did (s->ctx is NULL then), with the reason in why. */
+static int store_open(struct store *s, char *why, size_t why_len)
 {
-    redisReply *r = redisCommandArgv(s->ctx, argc, argv, NULL);
-    if (r == NULL)
+    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
+    redisContext *c = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, tv)
+                                   : redisConnectWithTimeout(s->host, s->port, tv);
+    if (c == NULL || c->err) {
+        snprintf(why, why_len, "%s", c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
         return -1;
-    int rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
-    if (rc < 0) {
-        char where[300];
-        s->errors++;
-        bool noauth = s->password == NULL && strncmp(r->str, "NOAUTH", 6) == 0;
-        log_error("redis %s: %s: %s%s", store_where(s, where, sizeof where), argv[0], r->str,
-                  noauth ? " (the server wants a password: set redis.password)" : "");
     }
-    freeReplyObject(r);
-    return rc;
+    redisSetTimeout(c, tv);
+    if (!s->unix_path)
+        redisEnableKeepAlive(c);
+    char db[16];
+    snprintf(db, sizeof db, "%d", s->db);
+    const char *auth[3] = {"AUTH", s->user ? s->user : s->password, s->password};
+    const char *ping[1] = {"PING"}; /* a server that wants a password answers NOAUTH here */
+    const char *select[2] = {"SELECT", db};
+    const struct {
+        int argc;
+        const char **argv;
+        bool run;
+    } setup[] = {
+        {s->user ? 3 : 2, auth, s->password != NULL},
+        {1, ping, true},
+        {2, select, s->db != 0},
+    };
+    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) {
+        if (!setup[i].run)
+            continue;
+        redisReply *r = redisCommandArgv(c, setup[i].argc, setup[i].argv, NULL);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            bool noauth = r && s->password == NULL && strncmp(r->str, "NOAUTH", 6) == 0;
+            snprintf(why, why_len, "%s: %s%s", setup[i].argv[0], r ? r->str : c->errstr,
+                     noauth ? " (the server wants a password: set redis.password)" : "");
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            return -2;
+        }
+        freeReplyObject(r);
+    }
+    s->ctx = c;
+    s->generation++;
+    return 0;
 }
 
 int store_connect(struct store *s)
@@ -164,51 +197,27 @@ int store_connect(struct store *s)
     int64_t now = clock_mono_ms();
     if (now < s->next_try_ms)
         return -1;
-    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
-    char where[300];
+    char where[300], why[512];
     store_where(s, where, sizeof where);
-    redisContext *c = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, tv)
-                                   : redisConnectWithTimeout(s->host, s->port, tv);
-    if (c == NULL || c->err) {
+    int rc = store_open(s, why, sizeof why);
+    if (rc == -1) {
         s->errors++;
         if (s->was_up || s->backoff_ms == BACKOFF_MIN_MS || s->backoff_ms >= BACKOFF_MAX_MS)
-            log_error("redis %s: cannot connect: %s; retrying in %d ms", where,
-                      c ? c->errstr : "out of memory", s->backoff_ms);
+            log_error("redis %s: cannot connect: %s; retrying in %d ms", where, why,
+                      s->backoff_ms);
         s->was_up = false;
-        if (c)
-            redisFree(c);
         s->next_try_ms = now + s->backoff_ms;
         s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
         return -1;
     }
-    s->ctx = c;
-    redisSetTimeout(c, tv);
-    if (!s->unix_path)
-        redisEnableKeepAlive(c);
-    int rc = 0;
-    if (s->password) {
-        const char *argv[3] = {"AUTH", s->user ? s->user : s->password, s->password};
-        rc = store_setup_cmd(s, s->user ? 3 : 2, argv);
-    }
-    if (rc == 0) { /* a server that wants a password answers NOAUTH here, not at connect */
-        const char *argv[1] = {"PING"};
-        rc = store_setup_cmd(s, 1, argv);
-    }
-    if (rc == 0 && s->db != 0) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", s->db);
-        const char *argv[2] = {"SELECT", db};
-        rc = store_setup_cmd(s, 2, argv);
-    }
-    if (rc != 0) {
-        redisFree(s->ctx);
-        s->ctx = NULL;
+    if (rc < 0) {
+        s->errors++;
+        log_error("redis %s: %s", where, why);
         s->next_try_ms = now + BACKOFF_MAX_MS;
         return -1;
     }
     log_info("redis %s: connected", where);
     s->was_up = true;
-    s->generation++;
     s->backoff_ms = BACKOFF_MIN_MS;
     return 0;
 }
@@ -1273,48 +1282,12 @@ int store_connect_once(struct store *s, char *err, size_t err_len)
 {
     if (s->ctx)
         return 0;
-    char where[300];
+    char where[300], why[512];
     store_where(s, where, sizeof where);
-    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
-    redisContext *c = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, tv)
-                                   : redisConnectWithTimeout(s->host, s->port, tv);
-    if (c == NULL || c->err) {
-        snprintf(err, err_len, "Redis %s: %s", where, c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
+    if (store_open(s, why, sizeof why) < 0) {
+        snprintf(err, err_len, "Redis %s: %s", where, why);
         return -1;
     }
-    redisSetTimeout(c, tv);
-    const char *auth[3] = {"AUTH", s->user ? s->user : s->password, s->password};
-    char db[16];
-    snprintf(db, sizeof db, "%d", s->db);
-    const char *select[2] = {"SELECT", db};
-    const char *ping[1] = {"PING"};
-    struct {
-        int argc;
-        const char **argv;
-        bool run;
-    } setup[] = {
-        {s->user ? 3 : 2, auth, s->password != NULL},
-        {1, ping, true},
-        {2, select, s->db != 0},
-    };
-    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) {
-        if (!setup[i].run)
-            continue;
-        redisReply *r = redisCommandArgv(c, setup[i].argc, setup[i].argv, NULL);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, err_len, "Redis %s: %s: %s", where, setup[i].argv[0],
-                     r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return -1;
-        }
-        freeReplyObject(r);
-    }
-    s->ctx = c;
-    s->generation++;
     return 0;
 }
 
