@@ -446,29 +446,34 @@ static void drop_partition(struct pipeline *pl, int32_t p)
     outbox_partition_remove(pl->outbox, p);
 }
 
+/* Between two tries of a Redis read that claiming a partition needs: false when the daemon
+ * is stopping (give up), else feeds the watchdog and waits 200 ms. */
+static bool claim_retry(struct pipeline *pl)
+{
+    if (pl->stop && *pl->stop)
+        return false;
+    alive(pl);
+    clock_sleep_ms(200);
+    return true;
+}
+
 static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
 {
+    struct partition *p = NULL;
     pl->assigned = true;
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         int t = topic_index(pl->cfg, tp->topic);
         if (t < 0 || ensure_slots(pl, tp->partition) < 0)
             continue;
-        struct partition *p = owned(pl, tp->partition);
+        p = owned(pl, tp->partition);
         if (p == NULL) {
             struct partition_meta meta;
             /* Claiming needs Redis; without it we cannot know where to start. */
             pl->claiming = tp->partition;
-            while (store_claim(pl->store, tp->partition, &meta) < 0) {
-                if (pl->stop && *pl->stop) {
-                    /* librdkafka waits for an assign call: answer with nothing */
-                    pl->claiming = -1;
-                    rd_kafka_assign(pl->rk, NULL);
-                    return;
-                }
-                alive(pl);
-                clock_sleep_ms(200);
-            }
+            while (store_claim(pl->store, tp->partition, &meta) < 0)
+                if (!claim_retry(pl))
+                    goto stopping;
             p = partition_new(tp->partition, pl->cfg, &meta);
             if (p == NULL) {
                 log_error("partition %" PRId32 ": out of memory", tp->partition);
@@ -477,26 +482,14 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
             /* events held back for engine.lateness are part of what Redis holds */
             while (store_load_held(pl->store, tp->partition, &p->held) < 0) {
                 late_buffer_free(&p->held);
-                if (pl->stop && *pl->stop) {
-                    partition_free(p);
-                    pl->claiming = -1;
-                    rd_kafka_assign(pl->rk, NULL);
-                    return;
-                }
-                alive(pl);
-                clock_sleep_ms(200);
+                if (!claim_retry(pl))
+                    goto stopping;
             }
             /* silences, acknowledgements and what silences kept back (mute.h) */
             while (store_mute_read(pl->store, tp->partition, &p->mute, true) < 0) {
                 mute_set_free(&p->mute);
-                if (pl->stop && *pl->stop) {
-                    partition_free(p);
-                    pl->claiming = -1;
-                    rd_kafka_assign(pl->rk, NULL);
-                    return;
-                }
-                alive(pl);
-                clock_sleep_ms(200);
+                if (!claim_retry(pl))
+                    goto stopping;
             }
             pl->claiming = -1;
             pl->slot[tp->partition].part = p;
@@ -516,6 +509,11 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
     rd_kafka_resp_err_t err = rd_kafka_assign(pl->rk, parts);
     if (err)
         log_error("kafka: assign: %s", rd_kafka_err2str(err));
+    return;
+stopping:
+    partition_free(p); /* the one being claimed (NULL before partition_new) */
+    pl->claiming = -1;
+    rd_kafka_assign(pl->rk, NULL); /* librdkafka waits for an assign call: answer with nothing */
 }
 
 static void on_revoke(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
