@@ -28,6 +28,7 @@
 #include "customer.h"
 #include "event.h"
 #include "http_server.h"
+#include "json_escape.h"
 #include "log.h"
 #include "secret.h"
 
@@ -81,17 +82,20 @@ struct parse {
 static void verr(struct parse *p, size_t line, size_t col, const char *path, const char *fmt,
                  va_list ap)
 {
-    char msg[CFG_MSG_LEN];
+    char raw[CFG_MSG_LEN], msg[CFG_MSG_LEN];
     size_t off = 0;
 
     p->n_total++;
     if (p->n_err == CFG_MAX_ERRORS)
         return;
     if (path[0] != '\0') {
-        int n = snprintf(msg, sizeof msg, "%s: ", path);
-        off = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
+        int n = snprintf(raw, sizeof raw, "%s: ", path);
+        off = n < 0 ? 0 : (size_t)n < sizeof raw ? (size_t)n : sizeof raw - 1;
     }
-    vsnprintf(msg + off, sizeof msg - off, fmt, ap);
+    vsnprintf(raw + off, sizeof raw - off, fmt, ap);
+    /* Keys and values are quoted in messages: a newline in one (a folded flow scalar)
+     * must not start an error line without its file:line:column. */
+    text_escape(msg, sizeof msg, raw);
     if (p->n_err == p->cap_err) {
         size_t cap = p->cap_err ? 2 * p->cap_err : 16;
         struct cfg_error *e = realloc(p->err, cap * sizeof *e);

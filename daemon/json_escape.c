@@ -1,6 +1,7 @@
 /* json_escape.c — see json_escape.h. */
 #include "json_escape.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 int utf8_seq_len(const unsigned char *p)
@@ -39,6 +40,40 @@ size_t json_escape(char *out, size_t size, const char *s)
     char esc[JSON_ESC_MAX];
     while (*s != '\0') {
         size_t n = json_escape_next(&s, esc);
+        if (o + n >= size)
+            break;
+        memcpy(out + o, esc, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+size_t text_escape_next(const char **s, char out[TEXT_ESC_MAX])
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)*s;
+    int n = *p < 0x80 ? 1 : utf8_seq_len(p);
+    bool plain = *p >= 0x80 ? n > 0 : (*p >= 0x20 && *p != 0x7f) || *p == '\t';
+    if (!plain) {
+        out[0] = '\\';
+        out[1] = 'x';
+        out[2] = hex[*p >> 4];
+        out[3] = hex[*p & 0xf];
+        *s += 1;
+        return 4;
+    }
+    memcpy(out, p, (size_t)n);
+    *s += n;
+    return (size_t)n;
+}
+
+size_t text_escape(char *out, size_t size, const char *s)
+{
+    size_t o = 0;
+    char esc[TEXT_ESC_MAX];
+    while (*s != '\0') {
+        size_t n = text_escape_next(&s, esc);
         if (o + n >= size)
             break;
         memcpy(out + o, esc, n);

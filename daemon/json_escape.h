@@ -1,7 +1,11 @@
-/* json_escape.h — JSON string escaping, shared by the alert payloads (alerts.c) and the
- * JSON log lines (log.c). Quotes and backslashes are escaped, control characters and DEL
- * written as \u00XX, and bytes that are not valid UTF-8 replaced by \ufffd, so that the
- * output is valid JSON whatever the input (messages quote hostile input). Pure. */
+/* json_escape.h — escaping of text that may quote hostile input. Pure.
+ * - JSON strings, for the alert payloads (alerts.c) and the JSON log lines (log.c): quotes
+ *   and backslashes escaped, control characters and DEL written as \u00XX, bytes that are
+ *   not valid UTF-8 replaced by \ufffd, so that the output is valid JSON whatever the input.
+ * - One-line text, for text and journald log lines (log.c) and configuration error
+ *   messages (config.c): control characters but tab, DEL and bytes that are not valid
+ *   UTF-8 written as \xNN, so that a newline in a quoted value cannot start a line of its
+ *   own (a forged "<3>" journal line, or an error line without its file:line:column). */
 #ifndef CW_JSON_ESCAPE_H
 #define CW_JSON_ESCAPE_H
 
@@ -60,5 +64,16 @@ static inline size_t json_escape_next(const char **s, char out[JSON_ESC_MAX])
  * it; a character whose escaped form would not fit is left out with everything after
  * it. Returns the length written. */
 size_t json_escape(char *out, size_t size, const char *s);
+
+#define TEXT_ESC_MAX 4 /* the longest output of text_escape_next: "\xNN" or a UTF-8 sequence */
+
+/* Writes the one-line text form of the character at *s (which is not the NUL) into out and
+ * advances *s past it. Returns the number of bytes written, 1..TEXT_ESC_MAX. */
+size_t text_escape_next(const char **s, char out[TEXT_ESC_MAX]);
+
+/* Escapes the NUL-terminated s into out (size > 0) as one-line text and NUL-terminates it;
+ * a character whose form would not fit is left out with everything after it. Returns the
+ * length written. */
+size_t text_escape(char *out, size_t size, const char *s);
 
 #endif

@@ -152,26 +152,15 @@ static bool put_json(struct line *l, size_t limit, const char *s)
     return true;
 }
 
-/* s for a text line: control characters (but tab) and bytes that are not UTF-8 as \xNN,
- * so that a message quoting hostile input stays one printable line (a newline in it
- * could otherwise forge a line with a "<N>" priority of its own). */
+/* s for a text line (json_escape.h: one-line text), so that a message quoting hostile input
+ * stays one printable line. */
 static void put_text(struct line *l, size_t limit, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p != '\0') {
-        int n = *p < 0x80 ? 1 : utf8_seq_len(p);
-        bool plain = *p >= 0x80 ? n > 0 : (*p >= 0x20 && *p != 0x7f) || *p == '\t';
-        if (plain) {
-            if (!put(l, limit, (const char *)p, (size_t)n))
-                return;
-            p += n;
-        } else {
-            char esc[4] = {'\\', 'x', hex[*p >> 4], hex[*p & 0xf]};
-            if (!put(l, limit, esc, sizeof esc))
-                return;
-            p++;
-        }
+    char esc[TEXT_ESC_MAX];
+    while (*s != '\0') {
+        size_t n = text_escape_next(&s, esc);
+        if (!put(l, limit, esc, n))
+            return;
     }
 }
 

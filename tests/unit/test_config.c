@@ -521,3 +521,20 @@ Test(config, all_errors_reported)
         lines += *c == '\n';
     cr_assert_eq(lines, 11, "%s", errs);
 }
+
+/* A newline in a value quoted by a message (here from a YAML escape; a folded flow scalar
+ * does the same) is written as \x0a: every error line keeps its file:line:column. Keys
+ * are quoted by quote(), which shows control characters as '?'. */
+Test(config, hostile_text_in_errors_stays_on_one_line)
+{
+    static const char yaml[] = "kafka:\n"
+                               "  topics: [{name: orders}]\n"
+                               "  properties:\n"
+                               "    sasl.password: {env: \"CW_UNSET\\nx.yaml:1:1: forged\"}\n"
+                               "\"bad\\nkey\\u0007\": 1\n";
+    char errs[1024];
+    cr_assert_null(config_load_buffer("x.yaml", yaml, sizeof yaml - 1, errs, sizeof errs));
+    cr_assert_str_eq(errs, "x.yaml:4:21: kafka.properties.sasl.password.env: environment variable "
+                           "CW_UNSET\\x0ax.yaml:1:1: forged is not set\n"
+                           "x.yaml:5:1: unknown key \"bad?key?\"\n");
+}

@@ -303,3 +303,17 @@ Test(log_ratelimit, level_threshold_and_errno)
     cr_assert(strstr(lines[0], "Z error: written 1\n") != NULL, "%s", lines[0]);
     cr_assert(strstr(lines[1], "Z debug: written 2\n") != NULL, "%s", lines[1]);
 }
+
+Test(text_escape, cuts_whole_characters_only)
+{
+    char out[8];
+    /* "a\n" -> "a\x0a" (5 bytes); the next form does not fit in 8 with the NUL */
+    cr_assert_eq(text_escape(out, sizeof out, "a\n\x01z"), 5);
+    cr_assert_str_eq(out, "a\\x0a");
+    cr_assert_eq(text_escape(out, sizeof out, "\t\xc3\xa9\xff"), 7);
+    cr_assert_str_eq(out, "\t\xc3\xa9\\xff");
+    cr_assert_eq(text_escape(out, 7, "\t\xc3\xa9\xff"), 3);
+    cr_assert_str_eq(out, "\t\xc3\xa9");
+    cr_assert_eq(text_escape(out, 1, "abc"), 0);
+    cr_assert_str_empty(out);
+}
