@@ -34,21 +34,6 @@ int utf8_seq_len(const unsigned char *p)
     return n;
 }
 
-size_t json_escape(char *out, size_t size, const char *s)
-{
-    size_t o = 0;
-    char esc[JSON_ESC_MAX];
-    while (*s != '\0') {
-        size_t n = json_escape_next(&s, esc);
-        if (o + n >= size)
-            break;
-        memcpy(out + o, esc, n);
-        o += n;
-    }
-    out[o] = '\0';
-    return o;
-}
-
 size_t text_escape_next(const char **s, char out[TEXT_ESC_MAX])
 {
     static const char hex[] = "0123456789abcdef";

@@ -60,11 +60,6 @@ static inline size_t json_escape_next(const char **s, char out[JSON_ESC_MAX])
     return (size_t)n;
 }
 
-/* Escapes the NUL-terminated s into out (size > 0), without quotes, and NUL-terminates
- * it; a character whose escaped form would not fit is left out with everything after
- * it. Returns the length written. */
-size_t json_escape(char *out, size_t size, const char *s);
-
 #define TEXT_ESC_MAX 4 /* the longest output of text_escape_next: "\xNN" or a UTF-8 sequence */
 
 /* Writes the one-line text form of the character at *s (which is not the NUL) into out and
