@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "secret.h"
 
 #define REPLY_KEEP 256 /* bytes of a response body kept for the log */
 
@@ -62,10 +63,8 @@ void http_client_free(struct http_client *h)
     if (h->multi)
         curl_multi_cleanup(h->multi);
     curl_slist_free_all(h->req_headers);
-    for (size_t i = 0; i < h->n_headers; i++) {
-        explicit_bzero(h->headers[i], strlen(h->headers[i])); /* may hold a credential */
-        free(h->headers[i]);
-    }
+    for (size_t i = 0; i < h->n_headers; i++)
+        secret_free(h->headers[i]); /* may hold a credential */
     free(h->headers);
     free(h);
 }
@@ -174,11 +173,6 @@ int http_client_post(struct http_client *h, const char *body, size_t len, const 
     int running;
     curl_multi_perform(h->multi, &running); /* connect and send what can be sent now */
     return 0;
-}
-
-bool http_client_busy(const struct http_client *h)
-{
-    return h->busy;
 }
 
 /* Copies s into out, control characters replaced, at most out_len - 1 bytes. */

@@ -35,7 +35,6 @@ int http_client_post(struct http_client *h, const char *body, size_t len, const 
 /* Drives the request in flight without blocking. Returns 0 while it runs, 1 when it has
  * finished (*r filled; the client is free for the next one), -1 when none is in flight. */
 int http_client_poll(struct http_client *h, struct http_result *r);
-bool http_client_busy(const struct http_client *h);
 
 /* Logs a failed request (not 2xx) of sink `name`, rate-limited by rl with log_limited
  * (`name` is the source of its "N similar lines suppressed" summary): `what` says what

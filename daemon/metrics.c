@@ -13,6 +13,8 @@
 
 #include "vec.h"
 
+#define METRIC_LABELS_MAX 16 /* label names of a family; checked by family_new */
+
 /* An update is a plain load and store only if 64-bit atomics need no lock. */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
@@ -110,7 +112,8 @@ static bool ends_with(const char *s, const char *suffix)
 static struct metric *family_new(struct metrics *m, enum metric_type type, const char *name,
                                  const char *help, const char *const *label_names, size_t n_labels)
 {
-    if (!valid_name(name, false) || (type == METRIC_COUNTER) != ends_with(name, "_total"))
+    if (!valid_name(name, false) || (type == METRIC_COUNTER) != ends_with(name, "_total") ||
+        n_labels > METRIC_LABELS_MAX)
         return NULL;
     for (struct metric *o = m->first; o != NULL; o = o->next)
         if (strcmp(o->name, name) == 0)
@@ -155,12 +158,12 @@ struct metric *metrics_add(struct metrics *m, enum metric_type type, const char 
                            const char *help, const struct metric_label *labels, size_t n_labels,
                            const double *bounds, size_t n_bounds)
 {
-    if ((type == METRIC_HISTOGRAM) != (n_bounds > 0) || n_labels > 16)
+    if ((type == METRIC_HISTOGRAM) != (n_bounds > 0) || n_labels > METRIC_LABELS_MAX)
         return NULL;
     for (size_t b = 0; b < n_bounds; b++)
         if (!isfinite(bounds[b]) || (b > 0 && bounds[b] <= bounds[b - 1]))
             return NULL;
-    const char *names[16];
+    const char *names[METRIC_LABELS_MAX];
     for (size_t k = 0; k < n_labels; k++)
         names[k] = labels[k].name;
     struct metric *mt = family_new(m, type, name, help, names, n_labels);
@@ -422,7 +425,7 @@ static void render_family(struct out *o, struct metric *mt)
     out_str(o, " ");
     out_str(o, type_names[mt->type]);
     out_str(o, "\n");
-    const char *values[16];
+    const char *values[METRIC_LABELS_MAX];
     if (mt->table) {
         pthread_mutex_lock(&mt->lock);
         for (size_t r = 0; r < mt->n_rows; r++) {

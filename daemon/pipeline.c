@@ -30,8 +30,7 @@ struct slot {
     bool outbox_grew;         /* alerts written since the outbox length was last read */
     int64_t last_progress_ms; /* a message arrived, or the partition was seen idle */
     int stall_seeks;          /* re-fetches since the last message */
-    uint64_t outbox_len;      /* as last read (metrics) */
-    struct store_backlog backlog; /* as last read (metrics) */
+    struct store_backlog backlog; /* as last read (metrics; outbox_len by check_outboxes too) */
     struct partition_stats reported; /* the partition's counts already in the metrics */
     int64_t next_mute_ms;     /* silences and acknowledgements are read again then */
 };
@@ -494,7 +493,6 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
             pl->claiming = -1;
             pl->slot[tp->partition].part = p;
             memset(&pl->slot[tp->partition].reported, 0, sizeof pl->slot[tp->partition].reported);
-            pl->slot[tp->partition].outbox_len = 0;
             memset(&pl->slot[tp->partition].backlog, 0, sizeof pl->slot[tp->partition].backlog);
             pl->slot[tp->partition].next_mute_ms = 0;
             pl->owned++;
@@ -757,7 +755,7 @@ static void check_outboxes(struct pipeline *pl)
         if (pl->slot[i].part == NULL || !read || store_outbox_len(pl->store, i, &len) < 0)
             continue;
         pl->slot[i].outbox_grew = false;
-        pl->slot[i].outbox_len = len;
+        pl->slot[i].backlog.outbox_len = len;
         size_t cap = pl->cfg->max_outbox;
         if (!pl->slot[i].outbox_full && len >= cap) {
             log_warn("partition %" PRId32 ": the outbox holds %" PRIu64 " undelivered alerts "
@@ -859,7 +857,6 @@ static void refresh_partition_metrics(struct pipeline *pl)
             continue;
         if (store_backlog(pl->store, i, sweep_clock(pl, p), &b) < 0)
             break; /* Redis is away: keep what was last read */
-        pl->slot[i].outbox_len = b.outbox_len;
         pl->slot[i].backlog = b;
     }
     metric_table_begin(pl->m.lag);
@@ -891,7 +888,7 @@ static void refresh_partition_metrics(struct pipeline *pl)
                 continue;
             snprintf(part, sizeof part, "%" PRId32, i);
             labels[0] = part;
-            uint64_t v[4] = {pl->slot[i].outbox_len, b->due, b->timers, b->at_risk};
+            uint64_t v[4] = {b->outbox_len, b->due, b->timers, b->at_risk};
             metric_table_row(tables[k], labels, (double)v[k]);
         }
         metric_table_end(tables[k]);

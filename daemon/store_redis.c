@@ -1412,12 +1412,13 @@ int store_risk_read(struct store *s, int32_t p, struct risk_list *out)
                                    : NULL;
     if (rc == 0 && e == NULL)
         rc = -1;
+    if (e != NULL)
+        out->e = e;
     for (size_t i = 0; rc == 0 && i + 1 < r->elements; i += 2) {
         const redisReply *m = r->element[i], *sc = r->element[i + 1];
         if (m->type != REDIS_REPLY_STRING || m->len == 0 || m->len > CW_ID_MAX ||
             sc->type != REDIS_REPLY_STRING || sc->len >= 64)
             continue;
-        out->e = e;
         struct risk_entry *x = &out->e[out->n++];
         memcpy(x->id, m->str, m->len);
         x->id[m->len] = '\0';
@@ -1427,8 +1428,6 @@ int store_risk_read(struct store *s, int32_t p, struct risk_list *out)
         x->score = strtod(num, NULL);
         x->partition = p;
     }
-    if (e != NULL)
-        out->e = e;
     freeReplyObject(r);
     return rc;
 }

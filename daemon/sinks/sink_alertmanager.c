@@ -59,12 +59,11 @@ struct sink_am {
     int32_t next_p; /* round-robin start for re-sends */
     /* the outbox batch being delivered: borrowed until settle returns true */
     const struct outbox_batch *batch;
-    size_t pos;       /* entries handed to a request (or skipped) */
+    size_t pos;       /* entries handed to a request or skipped (AM_CHUNK: up to its end) */
     size_t delivered; /* leading entries confirmed */
     bool failed;
     /* the request in flight */
     enum am_job job;
-    size_t chunk_end;  /* AM_CHUNK: the batch entries up to here are in it */
     int32_t resend_p;  /* AM_RESEND: its partition */
     size_t job_alerts; /* alerts in it */
     bool resend_turn;  /* a due re-send goes before the next chunk (neither starves) */
@@ -94,8 +93,7 @@ static bool set_labels(cJSON *alert, const cJSON *labels)
 struct chunk {
     size_t n;
     struct am_notice *notice; /* n; alert NULL when skipped or handed to arr */
-    bool *sent;               /* n: notice i is in the request */
-    cJSON **alert;            /* n: notice i's alert, owned by arr once sent */
+    cJSON **alert;            /* n: notice i's alert once in the request (owned by arr) */
     int32_t *part;
     char **prev;  /* stored objects (HGET), owned */
     char **value; /* objects to store (HSET), owned */
@@ -109,7 +107,7 @@ static const cJSON *last_firing_labels(const struct chunk *c, size_t i, cJSON **
 {
     const char *id = c->notice[i].alert_id;
     for (size_t j = i; j-- > 0;)
-        if (c->sent[j] && strcmp(c->notice[j].alert_id, id) == 0)
+        if (c->alert[j] && strcmp(c->notice[j].alert_id, id) == 0)
             return c->notice[j].firing ? cJSON_GetObjectItemCaseSensitive(c->alert[j], "labels")
                                        : NULL;
     *prev_obj = c->prev[i] ? cJSON_Parse(c->prev[i]) : NULL;
@@ -127,7 +125,6 @@ static void chunk_free(struct chunk *c)
             cJSON_free(c->value[i]);
     }
     free(c->notice);
-    free(c->sent);
     free(c->alert);
     free(c->part);
     free(c->prev);
@@ -172,7 +169,6 @@ static bool chunk_add(struct sink_am *am, struct chunk *c, size_t i, cJSON *arr,
     if (ok && cJSON_AddItemToArray(arr, nt->alert)) {
         c->alert[i] = nt->alert;
         nt->alert = NULL; /* arr owns it */
-        c->sent[i] = true;
         return true;
     }
     return false;
@@ -188,13 +184,12 @@ static void start_chunk(struct sink_am *am)
     cJSON *arr = cJSON_CreateArray();
     char *body = NULL;
     c.notice = calloc(c.n, sizeof *c.notice);
-    c.sent = calloc(c.n, sizeof *c.sent);
     c.alert = calloc(c.n, sizeof *c.alert);
     c.part = calloc(c.n, sizeof *c.part);
     c.prev = calloc(c.n, sizeof *c.prev);
     c.value = calloc(c.n, sizeof *c.value);
     c.ops = calloc(c.n, sizeof *c.ops);
-    if (!arr || !c.notice || !c.sent || !c.alert || !c.part || !c.prev || !c.value || !c.ops)
+    if (!arr || !c.notice || !c.alert || !c.part || !c.prev || !c.value || !c.ops)
         goto oom;
     for (size_t i = 0; i < c.n; i++) {
         const struct outbox_entry *e = &b->e[start + i];
@@ -244,7 +239,6 @@ static void start_chunk(struct sink_am *am)
         goto fail;
     am->job = AM_CHUNK;
     am->job_alerts = (size_t)cJSON_GetArraySize(arr);
-    am->chunk_end = end;
     am->pos = end;
     goto out;
 oom:
@@ -342,7 +336,7 @@ static void finish_job(struct sink_am *am, int rc, const struct http_result *r)
     char what[96];
     if (am->job == AM_CHUNK) {
         if (ok)
-            am->delivered = am->chunk_end;
+            am->delivered = am->pos; /* the end of the chunk in flight */
         else
             am->failed = true;
         snprintf(what, sizeof what, "a request of %zu alerts", am->job_alerts);

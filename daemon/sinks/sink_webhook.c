@@ -21,6 +21,7 @@
 #include "log.h"
 #include "secret.h"
 #include "sink.h"
+#include "vec.h"
 
 struct sink_webhook {
     struct sink base;
@@ -29,9 +30,8 @@ struct sink_webhook {
     size_t max_alerts;
     /* the outbox batch being delivered: borrowed until settle returns true */
     const struct outbox_batch *batch;
-    size_t pos;       /* entries handed to a request */
+    size_t pos;       /* entries handed to a request (the end of the one in flight) */
     size_t delivered; /* leading entries confirmed (2xx) */
-    size_t chunk_end; /* end of the request in flight */
     bool failed;
     bool in_flight;
     char *body; /* owned, reused */
@@ -57,13 +57,10 @@ static size_t build_body(struct sink_webhook *w, size_t start, size_t end)
     size_t len = 2;
     for (size_t i = start; i < end; i++)
         len += w->batch->e[i].json_len + 1;
-    if (len + 1 > w->body_cap) {
-        char *b = realloc(w->body, len + 1);
-        if (b == NULL)
-            return 0;
-        w->body = b;
-        w->body_cap = len + 1;
-    }
+    char *b = vec_reserve(w->body, &w->body_cap, len + 1, 1, 4096);
+    if (b == NULL)
+        return 0;
+    w->body = b;
     size_t o = 0;
     w->body[o++] = '[';
     for (size_t i = start; i < end; i++) {
@@ -108,7 +105,6 @@ static void start_request(struct sink_webhook *w)
         return;
     }
     w->in_flight = true;
-    w->chunk_end = end;
     w->pos = end;
 }
 
@@ -122,10 +118,10 @@ static void pump(struct sink_webhook *w)
                 return;
             w->in_flight = false;
             if (rc == 1 && http_status_ok(r.status)) {
-                w->delivered = w->chunk_end;
+                w->delivered = w->pos;
             } else {
                 char what[64];
-                snprintf(what, sizeof what, "a request of %zu alerts", w->chunk_end - w->delivered);
+                snprintf(what, sizeof what, "a request of %zu alerts", w->pos - w->delivered);
                 if (rc == 1)
                     http_result_log("webhook sink", what, &r, &w->rl);
                 w->failed = true;
