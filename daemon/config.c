@@ -1591,7 +1591,9 @@ static void parse_http_sink(struct parse *p, const char *path, const struct node
         const struct option *o;
         if (sk->bad || sv->bad)
             continue;
-        url_given = url_given || (strcmp(sk->value, "url") == 0 && !sv->null);
+        /* url: "" is stored as no URL: it is missing, not given */
+        url_given = url_given || (strcmp(sk->value, "url") == 0 && !sv->null &&
+                                  !(sv->kind == N_SCALAR && sv->value[0] == '\0'));
         path_join(sub, sizeof sub, path, sk->value);
         if (strcmp(sk->value, "headers") == 0) {
             parse_headers(p, sub, sv, hs);

@@ -538,3 +538,18 @@ Test(config, hostile_text_in_errors_stays_on_one_line)
                            "CW_UNSET\\x0ax.yaml:1:1: forged is not set\n"
                            "x.yaml:5:1: unknown key \"bad?key?\"\n");
 }
+
+/* url: "" is stored as no URL, so it is missing: the sinks never start without one (it
+ * loaded, and the Alertmanager sink then took strlen of a NULL url). */
+Test(config, empty_sink_url_is_missing)
+{
+    static const char yaml[] = "kafka:\n"
+                               "  topics: [{name: orders}]\n"
+                               "sinks:\n"
+                               "  alertmanager: {url: \"\"}\n"
+                               "  webhook: {url: ''}\n";
+    char errs[1024];
+    cr_assert_null(config_load_buffer("x.yaml", yaml, sizeof yaml - 1, errs, sizeof errs));
+    cr_assert_str_eq(errs, "x.yaml:4:3: sinks.alertmanager: missing required key \"url\"\n"
+                           "x.yaml:5:3: sinks.webhook: missing required key \"url\"\n");
+}
