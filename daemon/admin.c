@@ -122,15 +122,6 @@ static int live_load(struct live *l, int32_t p, const char *customer, struct cus
     return 0;
 }
 
-/* The partition's "now" as the daemon's sweep sees it: its clock (the latest event time),
- * with clock: wall at least the wall clock. */
-static int64_t live_now(const struct config *cfg, int64_t clock_ms)
-{
-    if (cfg->clock == CLOCK_WALL && clock_wall_ms() > clock_ms)
-        return clock_wall_ms();
-    return clock_ms;
-}
-
 static int emit_json(cJSON *root, FILE *out)
 {
     char *s = root ? cJSON_Print(root) : NULL;
@@ -204,7 +195,7 @@ struct inspect {
     bool have_recent;
     struct recent_result recent;
     char recent_error[300];
-    size_t events, scan;
+    size_t scan; /* messages read back per topic */
 };
 
 static const struct notice *open_alert_notice(const struct inspect *x, enum rule_id r)
@@ -591,7 +582,6 @@ int admin_inspect(const struct config *cfg, const char *customer, const struct i
         goto done;
     }
     x->id = customer;
-    x->events = o->events;
     x->scan = o->scan;
     if (live_locate(&l, customer, &x->partition) < 0)
         goto done;
@@ -606,7 +596,7 @@ int admin_inspect(const struct config *cfg, const char *customer, const struct i
         redis_failed(&l, "reading the customer's timer, silence and acknowledgements");
         goto done;
     }
-    x->now = live_now(cfg, x->meta.clock_ms);
+    x->now = clock_partition_now(x->meta.clock_ms, cfg->clock == CLOCK_WALL);
     x->eval = late_watermark(x->now, cfg->lateness_ms);
     x->cur = x->stored;
     struct notice_list *nl = malloc(sizeof *nl);

@@ -116,6 +116,15 @@ static int parse_time(const char *s, int64_t *ms)
     return decode_rfc3339(s, strlen(s), ms);
 }
 
+/* Loads the configuration; on failure errs[ERRS_MAX] holds why (never empty). */
+static struct config *load_config_errs(const char *path, char *errs)
+{
+    struct config *cfg = config_load(path, errs, ERRS_MAX);
+    if (cfg == NULL && errs[0] == '\0')
+        snprintf(errs, ERRS_MAX, "%s: cannot load configuration", path);
+    return cfg;
+}
+
 static struct config *load_config(const char *path)
 {
     char *errs = calloc(1, ERRS_MAX);
@@ -123,13 +132,10 @@ static struct config *load_config(const char *path)
         fprintf(stderr, "churnwatch: out of memory\n");
         return NULL;
     }
-    struct config *cfg = config_load(path, errs, ERRS_MAX);
+    struct config *cfg = load_config_errs(path, errs);
     if (cfg == NULL) {
         size_t n = strlen(errs);
-        if (n == 0)
-            fprintf(stderr, "%s: cannot load configuration\n", path);
-        else
-            fprintf(stderr, "%s%s", errs, errs[n - 1] == '\n' ? "" : "\n");
+        fprintf(stderr, "%s%s", errs, errs[n - 1] == '\n' ? "" : "\n");
     }
     free(errs);
     return cfg;
@@ -189,11 +195,7 @@ static int cmd_check_config(int argc, char **argv)
         fprintf(stderr, "churnwatch: out of memory\n");
         return 1;
     }
-    struct config *cfg = config_load(path, errs, ERRS_MAX);
-    if (cfg == NULL && errs[0] == '\0')
-        snprintf(errs, ERRS_MAX, "%s: cannot load configuration", path);
-    if (cfg != NULL)
-        errs[0] = '\0';
+    struct config *cfg = load_config_errs(path, errs); /* errs is "" on success */
     int rc = admin_check_config_json(path, errs, stdout) < 0 ? 1 : cfg == NULL;
     config_free(cfg);
     free(errs);
@@ -206,7 +208,6 @@ struct live_args {
     bool json, list;
     const char *note, *customer, *for_text, *level, *tier;
     size_t events, scan, limit;
-    unsigned given; /* bit per option letter seen: for "not allowed here" */
     int n_args;
     char **args;
 };

@@ -32,3 +32,9 @@ void clock_sleep_ms(int ms)
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
 }
+
+int64_t clock_partition_now(int64_t clock_ms, bool wall)
+{
+    int64_t now = wall ? clock_wall_ms() : INT64_MIN;
+    return now > clock_ms ? now : clock_ms;
+}

@@ -192,9 +192,9 @@ void mute_replace(struct mute_set *m, struct mute_silence *sil, size_t n_sil, st
     silences_free(m->sil, m->n_sil);
     free(m->ack);
     m->sil = sil;
-    m->n_sil = m->cap_sil = n_sil;
+    m->n_sil = n_sil;
     m->ack = ack;
-    m->n_ack = m->cap_ack = n_ack;
+    m->n_ack = n_ack;
 }
 
 static struct mute_record *record_add(struct mute_set *m, const char *customer)

@@ -65,9 +65,9 @@ struct mute_record {
  * commit writes. Zero-initialised is empty; mute_set_free releases it. */
 struct mute_set {
     struct mute_silence *sil;
-    size_t n_sil, cap_sil;
+    size_t n_sil; /* read whole from Redis, never grown */
     struct mute_ack *ack;
-    size_t n_ack, cap_ack;
+    size_t n_ack;
     struct mute_record *rec;
     size_t n_rec, cap_rec;
     /* acknowledgements to delete (their episode resolved) */

@@ -3,7 +3,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
@@ -17,11 +16,10 @@ static uint64_t mono_usec(void)
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-bool notify_init(void)
+void notify_init(void)
 {
     if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
         watchdog_usec = 0;
-    return getenv("NOTIFY_SOCKET") != NULL;
 }
 
 void notify_ready(void)

@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Returns true when running under systemd (NOTIFY_SOCKET set); reads the watchdog period. */
-bool notify_init(void);
+/* Reads the watchdog period systemd asks for (none outside systemd). */
+void notify_init(void);
 void notify_ready(void);
 void notify_reloading(void);
 void notify_stopping(void);

@@ -712,6 +712,8 @@ int partition_mute_refresh(struct partition *p, const struct config *cfg, struct
     if (store_mute_read(store, p->id, &p->mute, false) < 0)
         return -1;
     mute_log(p);
+    if (!mute_any(&p->mute))
+        return 0; /* nothing silenced, nothing held: no silence can end (the usual case) */
     char(*ids)[CW_ID_MAX + 1] = malloc(MUTE_ENDS_MAX * sizeof *ids);
     const char **missing = malloc(MUTE_ENDS_MAX * sizeof *missing);
     int rc = ids && missing ? 0 : -1;

@@ -658,11 +658,8 @@ static void set_paused(struct pipeline *pl, int32_t p, bool pause)
  * (up to that much) is still applied before the timers it could prevent. */
 static int64_t sweep_clock(const struct pipeline *pl, const struct partition *p)
 {
-    int64_t clock = p->clock_ms;
-    int64_t wall = pl->cfg->clock == CLOCK_WALL ? clock_wall_ms() : INT64_MIN;
-    if (wall > clock)
-        clock = wall;
-    return late_watermark(clock, pl->cfg->lateness_ms);
+    return late_watermark(clock_partition_now(p->clock_ms, pl->cfg->clock == CLOCK_WALL),
+                          pl->cfg->lateness_ms);
 }
 
 static void sweep_timers(struct pipeline *pl)
