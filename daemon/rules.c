@@ -645,6 +645,36 @@ static double score_of(const struct eval *x, uint32_t mask)
     return score;
 }
 
+/* Fills e as a re-send of alert r at ts (with the level and signals it carries): the
+ * evidence ev[3] of its last firing notice (at ev_ts; NaN: none, fill_evidence's fallback
+ * stays), an elapsed time brought forward to ts. */
+static void fill_resend(struct eval *x, struct notice *e, enum rule_id r, int64_t started,
+                        int64_t ts, const double ev[3], int64_t ev_ts, int8_t dir, double score,
+                        uint8_t level, uint32_t mask)
+{
+    memset(e, 0, sizeof *e);
+    e->rule = r;
+    e->firing = true;
+    e->repeat = true;
+    e->escalation = dir;
+    e->started_ms = started;
+    e->ts_ms = ts;
+    fill_evidence(x, rule_params_of(x->cfg, x->c, r), e); /* unit; fallback */
+    if (!isnan(ev[0])) {
+        e->value = ev[0];
+        e->threshold = ev[1];
+        e->baseline = ev[2];
+        double unit_ms = strcmp(e->unit, "days") == 0    ? (double)DAY_MS
+                         : strcmp(e->unit, "hours") == 0 ? (double)HOUR_MS
+                                                         : 0;
+        if (unit_ms > 0 && ts > ev_ts)
+            e->value += (double)(ts - ev_ts) / unit_ms;
+    }
+    e->score = score;
+    e->level = level;
+    e->signals = mask;
+}
+
 /* Inserts at position `at` a re-send of every alert in `mask` but the rule of `cause`,
  * carrying the new level. Returns the number inserted. */
 static int insert_escalations(struct eval *x, int at, uint32_t skip, int64_t ts, uint32_t mask,
@@ -655,21 +685,9 @@ static int insert_escalations(struct eval *x, int at, uint32_t skip, int64_t ts,
     for (int r = 0; r < RULE__COUNT; r++) {
         if (!(mask & (1u << r)) || (skip & (1u << r)) || out->count >= CW_MAX_NOTICES)
             continue;
-        memmove(&out->n[at + 1], &out->n[at], (size_t)(out->count - at) * sizeof out->n[0]);
-        out->count++;
-        struct notice *e = &out->n[at];
-        memset(e, 0, sizeof *e);
-        e->rule = (enum rule_id)r;
-        e->firing = true;
-        e->repeat = true;
-        e->escalation = dir;
-        e->started_ms = started[r];
-        e->ts_ms = ts;
-        /* The evidence of the alert's last firing notice at or before ts, with an elapsed
-         * time brought forward to ts: the state at the end of this call may be later than
-         * ts (a later order, a hold that ran out), and would make the re-send depend on how
-         * events and sweeps were grouped into calls. */
-        fill_evidence(x, rule_params_of(x->cfg, x->c, e->rule), e); /* unit; fallback */
+        /* The evidence of the alert's last firing notice at or before ts: the state at the
+         * end of this call may be later than ts (a later order, a hold that ran out), and
+         * would make the re-send depend on how events and sweeps were grouped into calls. */
         const double *ev = x->ev0[r];
         int64_t ev_ts = x->ev0_ts[r];
         double found[3];
@@ -684,19 +702,10 @@ static int insert_escalations(struct eval *x, int at, uint32_t skip, int64_t ts,
                 break;
             }
         }
-        if (!isnan(ev[0])) {
-            e->value = ev[0];
-            e->threshold = ev[1];
-            e->baseline = ev[2];
-            double unit_ms = strcmp(e->unit, "days") == 0    ? (double)DAY_MS
-                             : strcmp(e->unit, "hours") == 0 ? (double)HOUR_MS
-                                                             : 0;
-            if (unit_ms > 0 && ts > ev_ts)
-                e->value += (double)(ts - ev_ts) / unit_ms;
-        }
-        e->score = score;
-        e->level = level;
-        e->signals = mask;
+        memmove(&out->n[at + 1], &out->n[at], (size_t)(out->count - at) * sizeof out->n[0]);
+        out->count++;
+        fill_resend(x, &out->n[at], (enum rule_id)r, started[r], ts, ev, ev_ts, dir, score, level,
+                    mask);
         at++;
         added++;
     }
@@ -1072,35 +1081,13 @@ void rules_resend_active(const struct config *cfg, const struct customer *c, int
 {
     struct customer copy = *c; /* fill_evidence reads the customer through an eval */
     struct eval x;
-    eval_start(&x, cfg, &copy, NULL);
-    uint32_t mask = 0;
-    for (int r = 0; r < RULE__COUNT; r++)
-        if (c->alerts[r].active)
-            mask |= 1u << r;
+    eval_start(&x, cfg, &copy, NULL); /* x.mask0: the active alerts; x.ev0: their evidence */
     for (int r = 0; r < RULE__COUNT && out->count < CW_MAX_NOTICES; r++) {
         const struct alert_state *a = &c->alerts[r];
         if (!a->active)
             continue;
-        struct notice *e = &out->n[out->count++];
-        memset(e, 0, sizeof *e);
-        e->rule = (enum rule_id)r;
-        e->firing = true;
-        e->repeat = true;
-        e->started_ms = a->started_ms;
-        e->ts_ms = ts_ms > a->last_sent_ms ? ts_ms : a->last_sent_ms;
-        fill_evidence(&x, rule_params_of(cfg, c, e->rule), e); /* unit; fallback */
-        if (!isnan(a->ev_value)) { /* the last firing notice's, brought forward */
-            e->value = a->ev_value;
-            e->threshold = a->ev_threshold;
-            e->baseline = a->ev_baseline;
-            double unit_ms = strcmp(e->unit, "days") == 0    ? (double)DAY_MS
-                             : strcmp(e->unit, "hours") == 0 ? (double)HOUR_MS
-                                                             : 0;
-            if (unit_ms > 0 && e->ts_ms > a->last_sent_ms)
-                e->value += (double)(e->ts_ms - a->last_sent_ms) / unit_ms;
-        }
-        e->score = c->score;
-        e->level = c->level;
-        e->signals = mask;
+        int64_t ts = ts_ms > a->last_sent_ms ? ts_ms : a->last_sent_ms;
+        fill_resend(&x, &out->n[out->count++], (enum rule_id)r, a->started_ms, ts, x.ev0[r],
+                    x.ev0_ts[r], 0, c->score, c->level, x.mask0);
     }
 }
