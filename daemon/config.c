@@ -1412,27 +1412,51 @@ static void parse_redis_password(struct parse *p, const char *path, const struct
     parse_secret_setting(p, path, v, &p->cfg->redis_password);
 }
 
-static void kv_free(struct config *cfg)
+/* Frees (*a)[0..*n) (values may be secrets) and empties the array. */
+static void kv_array_free(struct kv **a, size_t *n)
 {
-    for (size_t i = 0; i < cfg->n_kafka_props; i++) {
-        free(cfg->kafka_props[i].key);
-        secret_free(cfg->kafka_props[i].value);
+    for (size_t i = 0; i < *n; i++) {
+        free((*a)[i].key);
+        secret_free((*a)[i].value);
     }
-    free(cfg->kafka_props);
-    cfg->kafka_props = NULL;
-    cfg->n_kafka_props = 0;
+    free(*a);
+    *a = NULL;
+    *n = 0;
+}
+
+/* The value of a kafka.properties entry or an HTTP header at `path`: {file: ...}, {env:
+ * ...} or {credential: ...} (secret_value), or a string (`what` it must be: "a value", or
+ * "a non-empty value" when empty is refused), noted as a secret written out in the file
+ * when `sensitive`. Returns it (owned; secret_free), or NULL once reported (p->oom set
+ * when out of memory). */
+static char *kv_value(struct parse *p, const char *path, const struct node *v, const char *what,
+                      bool allow_empty, bool sensitive)
+{
+    char d[64], *value = NULL;
+
+    if (v->kind == N_MAP)
+        return secret_value(p, path, v, &value) < 0 ? NULL : value;
+    if (v->kind != N_SCALAR || v->null || (!allow_empty && v->value[0] == '\0')) {
+        perr(p, v, path, "expected %s, got %s", what, describe(d, v));
+        return NULL;
+    }
+    if (sensitive)
+        note_literal_secret(p, path, v);
+    if ((value = strdup(v->value)) == NULL)
+        p->oom = true;
+    return value;
 }
 
 static void parse_properties(struct parse *p, const char *path, const struct node *k,
                              const struct node *v)
 {
     struct config *cfg = p->cfg;
-    char sub[CFG_PATH_LEN], d[64];
+    char sub[CFG_PATH_LEN];
 
     (void)k;
     if (!expect_map(p, path, v) || v->kind != N_MAP)
         return;
-    kv_free(cfg);
+    kv_array_free(&cfg->kafka_props, &cfg->n_kafka_props);
     cfg->kafka_props = calloc(v->n / 2, sizeof *cfg->kafka_props);
     if (cfg->kafka_props == NULL) {
         p->oom = true;
@@ -1448,20 +1472,15 @@ static void parse_properties(struct parse *p, const char *path, const struct nod
             perr(p, pk, path, "empty property name");
             continue;
         }
-        if (pv->kind == N_MAP) { /* {file: ...}, {env: ...} or {credential: ...} */
-            if (secret_value(p, sub, pv, &kv->value) < 0)
-                continue;
-        } else if (pv->kind != N_SCALAR || pv->null) {
-            perr(p, pv, sub, "expected a value, got %s", describe(d, pv));
+        kv->value = kv_value(p, sub, pv, "a value", true, secret_key_is_sensitive(pk->value));
+        if (kv->value == NULL) {
+            if (p->oom)
+                return;
             continue;
-        } else {
-            if (secret_key_is_sensitive(pk->value))
-                note_literal_secret(p, sub, pv);
-            kv->value = strdup(pv->value);
         }
         kv->key = strdup(pk->value);
         cfg->n_kafka_props++;
-        if (kv->key == NULL || kv->value == NULL) {
+        if (kv->key == NULL) {
             p->oom = true;
             return;
         }
@@ -1473,13 +1492,7 @@ static void parse_properties(struct parse *p, const char *path, const struct nod
 static void http_sink_free(struct http_sink_config *hs, const struct option *opts)
 {
     options_free(opts, hs);
-    for (size_t i = 0; i < hs->n_headers; i++) {
-        free(hs->headers[i].key);
-        secret_free(hs->headers[i].value);
-    }
-    free(hs->headers);
-    hs->headers = NULL;
-    hs->n_headers = 0;
+    kv_array_free(&hs->headers, &hs->n_headers);
     secret_free(hs->secret);
     hs->secret = NULL;
 }
@@ -1542,20 +1555,12 @@ static void parse_headers(struct parse *p, const char *path, const struct node *
             perr(p, hk, path, "%s, got %s", why, describe(d, hk));
             continue;
         }
-        if (hv->kind == N_MAP) { /* {file: ...}, {env: ...} or {credential: ...} */
-            if (secret_value(p, sub, hv, &kv->value) < 0)
-                continue;
-        } else if (hv->kind != N_SCALAR || hv->null || hv->value[0] == '\0') {
-            perr(p, hv, sub, "expected a non-empty value, got %s", describe(d, hv));
-            continue;
-        } else {
-            if (header_is_sensitive(hk->value))
-                note_literal_secret(p, sub, hv);
-            kv->value = strdup(hv->value);
-            if (kv->value == NULL) {
-                p->oom = true;
+        kv->value =
+            kv_value(p, sub, hv, "a non-empty value", false, header_is_sensitive(hk->value));
+        if (kv->value == NULL) {
+            if (p->oom)
                 return;
-            }
+            continue;
         }
         if (strpbrk(kv->value, "\r\n") != NULL) {
             /* never quote the value: it may be a secret */
@@ -2118,7 +2123,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->n_topics; i++)
         topic_config_clear(&cfg->topics[i]);
     free(cfg->topics);
-    kv_free(cfg);
+    kv_array_free(&cfg->kafka_props, &cfg->n_kafka_props);
     for (int r = 0; r < RULE__COUNT; r++)
         options_free(rule_text_opts, &cfg->rules[r]);
     free(cfg->path);
