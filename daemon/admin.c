@@ -144,6 +144,15 @@ static void json_time(cJSON *o, const char *name, int64_t ms)
     cJSON_AddStringToObject(o, name, t);
 }
 
+/* A silence's until, at, note and whether it is active at `now` (wall clock), into o. */
+static void silence_fields(cJSON *o, const struct mute_silence *s, int64_t now)
+{
+    json_time(o, "until", s->until_ms);
+    json_time(o, "at", s->at_ms);
+    cJSON_AddStringToObject(o, "note", s->note);
+    cJSON_AddBoolToObject(o, "active", s->until_ms > now);
+}
+
 /* Rounded to 2 decimals for output. */
 static double round2(double v)
 {
@@ -361,11 +370,7 @@ static cJSON *inspect_json(const struct config *cfg, const struct inspect *x)
     json_time(o, "next_timer", x->due);
     const struct mute_silence *sil = mute_silence_find(&x->mute, x->id);
     if (sil != NULL) {
-        cJSON *so = cJSON_AddObjectToObject(o, "silence");
-        json_time(so, "until", sil->until_ms);
-        json_time(so, "at", sil->at_ms);
-        cJSON_AddStringToObject(so, "note", sil->note);
-        cJSON_AddBoolToObject(so, "active", sil->until_ms > clock_wall_ms());
+        silence_fields(cJSON_AddObjectToObject(o, "silence"), sil, clock_wall_ms());
     } else {
         cJSON_AddNullToObject(o, "silence");
     }
@@ -684,45 +689,78 @@ static int load_entries(struct live *lv, const struct risk_entry *e, size_t n, s
     return 0;
 }
 
+/* Calls visit(arg, k, customer) for each stored customer of the sorted at-risk list l (k:
+ * its index in l), loading them LOAD_CHUNK at a time, until visit returns non-zero.
+ * Returns 1 when visit stopped it, 0 when all were visited, -1 on an error (reported). */
+static int each_at_risk(struct live *lv, const struct risk_list *l,
+                        int (*visit)(void *arg, size_t k, const struct customer *c), void *arg)
+{
+    struct customer *c = malloc(LOAD_CHUNK * sizeof *c);
+    bool *found = malloc(LOAD_CHUNK * sizeof *found);
+    int rc = c && found ? 0 : -1;
+    if (rc < 0)
+        fprintf(stderr, "churnwatch: out of memory\n");
+    for (size_t base = 0; rc == 0 && base < l->n; base += LOAD_CHUNK) {
+        size_t n = l->n - base < LOAD_CHUNK ? l->n - base : LOAD_CHUNK;
+        if (load_entries(lv, l->e + base, n, c, found) < 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if (found[i])
+                rc = visit(arg, base + i, &c[i]) != 0;
+    }
+    free(c);
+    free(found);
+    return rc;
+}
+
+/* admin_top's choice: the first `limit` customers that pass its filters. */
+struct top_pick {
+    const struct top_opts *o;
+    size_t *pick;            /* their indexes in the risk list */
+    struct customer *picked; /* their states */
+    size_t n, cap;
+};
+
+static int top_visit(void *arg, size_t k, const struct customer *x)
+{
+    struct top_pick *t = arg;
+    if (rules_at_risk(x) && x->level >= t->o->min_level &&
+        (t->o->tier < 0 || x->tier == t->o->tier)) {
+        t->pick[t->n] = k;
+        t->picked[t->n++] = *x;
+    }
+    return t->n >= t->cap;
+}
+
 int admin_top(const struct config *cfg, const struct top_opts *o, FILE *out)
 {
     struct live lv;
     if (live_open(cfg, &lv) < 0)
         return 1;
     struct risk_list l = {0};
-    struct customer *c = malloc(LOAD_CHUNK * sizeof *c);
-    bool *found = malloc(LOAD_CHUNK * sizeof *found);
-    size_t *pick = malloc((o->limit ? o->limit : 1) * sizeof *pick);
-    struct customer *picked = malloc((o->limit ? o->limit : 1) * sizeof *picked);
-    size_t n_pick = 0;
+    struct top_pick tp = {.o = o};
     int rc = 1;
-    if (c == NULL || found == NULL || pick == NULL || picked == NULL) {
+    if (read_risk(&lv, &l) < 0)
+        goto done;
+    tp.cap = o->limit < l.n ? o->limit : l.n;
+    tp.pick = malloc((tp.cap ? tp.cap : 1) * sizeof *tp.pick);
+    tp.picked = malloc((tp.cap ? tp.cap : 1) * sizeof *tp.picked);
+    if (tp.pick == NULL || tp.picked == NULL) {
         fprintf(stderr, "churnwatch: out of memory\n");
         goto done;
     }
-    if (read_risk(&lv, &l) < 0)
+    if (tp.cap > 0 && each_at_risk(&lv, &l, top_visit, &tp) < 0)
         goto done;
-    for (size_t base = 0; base < l.n && n_pick < o->limit; base += LOAD_CHUNK) {
-        size_t n = l.n - base < LOAD_CHUNK ? l.n - base : LOAD_CHUNK;
-        if (load_entries(&lv, l.e + base, n, c, found) < 0)
-            goto done;
-        for (size_t i = 0; i < n && n_pick < o->limit; i++) {
-            const struct customer *x = &c[i];
-            if (!found[i] || !rules_at_risk(x) || x->level < o->min_level ||
-                (o->tier >= 0 && x->tier != o->tier))
-                continue;
-            pick[n_pick] = base + i;
-            picked[n_pick++] = *x;
-        }
-    }
     if (o->json) {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddNumberToObject(root, "partitions", lv.n_parts);
         cJSON_AddNumberToObject(root, "at_risk", (double)l.n);
         cJSON *list = cJSON_AddArrayToObject(root, "customers");
-        for (size_t i = 0; list && i < n_pick; i++) {
-            const struct risk_entry *e = &l.e[pick[i]];
-            const struct customer *x = &picked[i];
+        for (size_t i = 0; list && i < tp.n; i++) {
+            const struct risk_entry *e = &l.e[tp.pick[i]];
+            const struct customer *x = &tp.picked[i];
             cJSON *it = cJSON_CreateObject();
             cJSON_AddNumberToObject(it, "rank", (double)(i + 1));
             cJSON_AddStringToObject(it, "customer_id", e->id);
@@ -741,9 +779,9 @@ int admin_top(const struct config *cfg, const struct top_opts *o, FILE *out)
     table_init(&t, 8);
     table_row(&t, "RANK", "CUSTOMER", "SCORE", "LEVEL", "TIER", "SIGNALS", "LAST ORDER",
               "PARTITION");
-    for (size_t i = 0; i < n_pick; i++) {
-        const struct risk_entry *e = &l.e[pick[i]];
-        const struct customer *x = &picked[i];
+    for (size_t i = 0; i < tp.n; i++) {
+        const struct risk_entry *e = &l.e[tp.pick[i]];
+        const struct customer *x = &tp.picked[i];
         char rank[24], score[32], sig[400], last[32], part[16];
         snprintf(rank, sizeof rank, "%zu", i + 1);
         snprintf(score, sizeof score, "%.2f", round2(x->score));
@@ -758,14 +796,12 @@ int admin_top(const struct config *cfg, const struct top_opts *o, FILE *out)
     }
     t.right[0] = t.right[2] = t.right[7] = true;
     fprintf(out, "%zu customers at risk in %" PRId32 " partitions; %zu shown\n", l.n, lv.n_parts,
-            n_pick);
-    rc = n_pick == 0 || table_print(&t, "", out) == 0 ? 0 : 1;
+            tp.n);
+    rc = tp.n == 0 || table_print(&t, "", out) == 0 ? 0 : 1;
     table_free(&t);
 done:
-    free(c);
-    free(found);
-    free(pick);
-    free(picked);
+    free(tp.pick);
+    free(tp.picked);
     risk_list_free(&l);
     live_close(&lv);
     return rc;
@@ -789,37 +825,35 @@ static bool has_alert(const struct customer *c, const char *id, enum rule_id *ru
     return false;
 }
 
+/* find_alert's search. */
+struct alert_find {
+    const struct risk_list *l;
+    const char *id;
+    struct customer *who;
+    int32_t *p;
+    enum rule_id *rule;
+};
+
+static int find_visit(void *arg, size_t k, const struct customer *c)
+{
+    struct alert_find *f = arg;
+    if (!has_alert(c, f->id, f->rule))
+        return 0;
+    *f->who = *c;
+    *f->p = f->l->e[k].partition;
+    return 1;
+}
+
 /* Finds the firing alert among the customers at risk: returns 0 with *who filled, 1 when
  * none has it, -1 on an error (printed). */
 static int find_alert(struct live *lv, const char *id, struct customer *who, int32_t *p,
                       enum rule_id *rule)
 {
     struct risk_list l = {0};
-    struct customer *c = malloc(LOAD_CHUNK * sizeof *c);
-    bool *found = malloc(LOAD_CHUNK * sizeof *found);
-    int rc = c && found ? 1 : -1;
-    if (rc < 0)
-        fprintf(stderr, "churnwatch: out of memory\n");
-    if (rc == 1 && read_risk(lv, &l) < 0)
-        rc = -1;
-    for (size_t base = 0; rc == 1 && base < l.n; base += LOAD_CHUNK) {
-        size_t n = l.n - base < LOAD_CHUNK ? l.n - base : LOAD_CHUNK;
-        if (load_entries(lv, l.e + base, n, c, found) < 0) {
-            rc = -1;
-            break;
-        }
-        for (size_t i = 0; i < n; i++)
-            if (found[i] && has_alert(&c[i], id, rule)) {
-                *who = c[i];
-                *p = l.e[base + i].partition;
-                rc = 0;
-                break;
-            }
-    }
+    struct alert_find f = {&l, id, who, p, rule};
+    int rc = read_risk(lv, &l) < 0 ? -1 : each_at_risk(lv, &l, find_visit, &f);
     risk_list_free(&l);
-    free(c);
-    free(found);
-    return rc;
+    return rc < 0 ? -1 : rc == 1 ? 0 : 1;
 }
 
 int admin_ack(const struct config *cfg, const char *id, const char *customer, const char *note,
@@ -907,10 +941,7 @@ static cJSON *silence_json(const struct mute_silence *s, int32_t p, int64_t now)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "customer_id", s->customer);
     cJSON_AddNumberToObject(o, "partition", p);
-    json_time(o, "until", s->until_ms);
-    json_time(o, "at", s->at_ms);
-    cJSON_AddStringToObject(o, "note", s->note);
-    cJSON_AddBoolToObject(o, "active", s->until_ms > now);
+    silence_fields(o, s, now);
     return o;
 }
 
