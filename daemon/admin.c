@@ -42,7 +42,6 @@ struct live {
     const struct config *cfg;
     struct store *s;
     int32_t n_parts;
-    char where[300]; /* "host:port" or the socket */
 };
 
 static void live_close(struct live *l)
@@ -55,10 +54,6 @@ static int live_open(const struct config *cfg, struct live *l)
 {
     memset(l, 0, sizeof *l);
     l->cfg = cfg;
-    if (cfg->redis_unix)
-        snprintf(l->where, sizeof l->where, "%s", cfg->redis_unix);
-    else
-        snprintf(l->where, sizeof l->where, "%s:%d", cfg->redis_host, cfg->redis_port);
     l->s = store_new(cfg);
     if (l->s == NULL) {
         fprintf(stderr, "churnwatch: out of memory\n");
@@ -71,7 +66,7 @@ static int live_open(const struct config *cfg, struct live *l)
         return -1;
     }
     if (store_partition_count(l->s, &l->n_parts) < 0) {
-        fprintf(stderr, "churnwatch: Redis %s: cannot read the partitions\n", l->where);
+        fprintf(stderr, "churnwatch: Redis %s: cannot read the partitions\n", store_address(l->s));
         live_close(l);
         return -1;
     }
@@ -79,7 +74,7 @@ static int live_open(const struct config *cfg, struct live *l)
         fprintf(stderr,
                 "churnwatch: Redis %s holds no partition under key prefix \"%s\" (has "
                 "churnwatchd run with this configuration?)\n",
-                l->where, cfg->key_prefix ? cfg->key_prefix : "cw");
+                store_address(l->s), cfg->key_prefix ? cfg->key_prefix : "cw");
         live_close(l);
         return -1;
     }
@@ -88,7 +83,7 @@ static int live_open(const struct config *cfg, struct live *l)
 
 static void redis_failed(const struct live *l, const char *what)
 {
-    fprintf(stderr, "churnwatch: Redis %s: %s failed\n", l->where, what);
+    fprintf(stderr, "churnwatch: Redis %s: %s failed\n", store_address(l->s), what);
 }
 
 /* Finds the customer's partition; prints why not. Returns 0 or -1. */

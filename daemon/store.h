@@ -47,6 +47,8 @@ void store_free(struct store *s);
 /* Connects unless connected or inside the back-off window. Returns 0 when connected. */
 int store_connect(struct store *s);
 bool store_connected(const struct store *s);
+/* "HOST:PORT" or the socket path, for messages. */
+const char *store_address(const struct store *s);
 
 struct partition_meta {
     int64_t epoch;    /* this owner's epoch */

@@ -34,7 +34,8 @@ struct store {
      * other error reply or malformed value. Connection errors are bounded by the
      * reconnect back-off instead. */
     struct log_ratelimit commit_rl, error_rl;
-    char where[300]; /* "redis HOST:PORT" (or the socket path), the limits' source */
+    char addr[290];  /* "HOST:PORT" or the socket path */
+    char where[300]; /* "redis " + addr: the limits' source */
     uint64_t errors;     /* connections lost or refused, error replies (metrics) */
     /* scratch for building commands, reused */
     const char **argv;
@@ -47,7 +48,6 @@ struct store {
     size_t pieces_cap;
 };
 
-static const char *store_where(const struct store *s, char *buf, size_t len);
 
 static char *dup_or_null(const char *s)
 {
@@ -76,8 +76,11 @@ struct store *store_new(const struct config *cfg)
         return NULL;
     }
     s->n_topics = cfg->n_topics;
-    char where[sizeof s->where - 8];
-    snprintf(s->where, sizeof s->where, "redis %s", store_where(s, where, sizeof where));
+    if (s->unix_path)
+        snprintf(s->addr, sizeof s->addr, "%s", s->unix_path);
+    else
+        snprintf(s->addr, sizeof s->addr, "%s:%d", s->host, s->port);
+    snprintf(s->where, sizeof s->where, "redis %s", s->addr);
     for (size_t i = 0; i < cfg->n_topics; i++) {
         s->topics[i] = strdup(cfg->topics[i].name);
         if (s->topics[i] == NULL) {
@@ -116,22 +119,17 @@ bool store_connected(const struct store *s)
     return s->ctx != NULL;
 }
 
-static const char *store_where(const struct store *s, char *buf, size_t len)
+const char *store_address(const struct store *s)
 {
-    if (s->unix_path)
-        snprintf(buf, len, "%s", s->unix_path);
-    else
-        snprintf(buf, len, "%s:%d", s->host, s->port);
-    return buf;
+    return s->addr;
 }
 
 /* Marks the connection dead after an I/O error and schedules a reconnect. */
 static void store_drop(struct store *s, const char *what)
 {
-    char where[300];
     s->errors++;
     if (s->ctx) {
-        log_error("redis %s: %s: %s; reconnecting", store_where(s, where, sizeof where), what,
+        log_error("%s: %s: %s; reconnecting", s->where, what,
                   s->ctx->errstr[0] ? s->ctx->errstr : "connection lost");
         redisFree(s->ctx);
         s->ctx = NULL;
@@ -197,8 +195,8 @@ int store_connect(struct store *s)
     int64_t now = clock_mono_ms();
     if (now < s->next_try_ms)
         return -1;
-    char where[300], why[512];
-    store_where(s, where, sizeof where);
+    const char *where = s->addr;
+    char why[512];
     int rc = store_open(s, why, sizeof why);
     if (rc == -1) {
         s->errors++;
@@ -1282,10 +1280,9 @@ int store_connect_once(struct store *s, char *err, size_t err_len)
 {
     if (s->ctx)
         return 0;
-    char where[300], why[512];
-    store_where(s, where, sizeof where);
+    char why[512];
     if (store_open(s, why, sizeof why) < 0) {
-        snprintf(err, err_len, "Redis %s: %s", where, why);
+        snprintf(err, err_len, "Redis %s: %s", s->addr, why);
         return -1;
     }
     return 0;
