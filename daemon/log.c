@@ -312,14 +312,6 @@ bool log_ratelimit_allow_at(struct log_ratelimit *rl, int64_t now_ns, uint64_t *
     return true;
 }
 
-bool log_ratelimit_allow(struct log_ratelimit *rl, uint64_t *suppressed)
-{
-    int saved = errno;
-    bool ok = log_ratelimit_allow_at(rl, log_now_ns(), suppressed);
-    errno = saved;
-    return ok;
-}
-
 static void log_suppressed(const char *source, enum log_level level, uint64_t n)
 {
     struct log_field f[] = {LOG_STR("source", source), LOG_INT("suppressed", n)};
@@ -330,7 +322,7 @@ static void log_limited_v(struct log_ratelimit *rl, const char *source, enum log
                           const struct log_field *fields, size_t n, const char *fmt, va_list ap)
 {
     uint64_t suppressed;
-    if (!log_enabled(level) || !log_ratelimit_allow(rl, &suppressed))
+    if (!log_enabled(level) || !log_ratelimit_allow_at(rl, log_now_ns(), &suppressed))
         return;
     if (suppressed > 0)
         log_suppressed(source, level, suppressed);

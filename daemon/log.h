@@ -86,10 +86,9 @@ struct log_ratelimit {
     uint64_t suppressed;
 };
 void log_ratelimit_init(struct log_ratelimit *rl, double per_sec, double burst);
-/* Returns true when a line may be written; the number of lines suppressed since the last
- * allowed one is then stored in *suppressed (and the count restarts). */
-bool log_ratelimit_allow(struct log_ratelimit *rl, uint64_t *suppressed);
-/* The same at monotonic time now_ns (tests). */
+/* Returns true when a line may be written at monotonic time now_ns; the number of lines
+ * suppressed since the last allowed one is then stored in *suppressed (and the count
+ * restarts). log_limited and log_limited_fields call it (with errno kept); tests too. */
 bool log_ratelimit_allow_at(struct log_ratelimit *rl, int64_t now_ns, uint64_t *suppressed);
 
 /* Writes the line if `rl` allows it, preceded, when lines were suppressed since the

@@ -37,9 +37,11 @@ struct metric {
     pthread_mutex_t lock;
     char *text; /* the rows' label values, each NUL-terminated, n_labels per row */
     size_t text_len, text_cap;
-    size_t *row_text; /* offset in text of each row's first label value */
-    double *row_value;
-    size_t n_rows, rows_cap, values_cap;
+    struct table_row {
+        size_t text; /* offset in text of the row's first label value */
+        double value;
+    } *rows;
+    size_t n_rows, rows_cap;
     struct metric *next;
 };
 
@@ -71,8 +73,7 @@ static void metric_free(struct metric *mt)
     if (mt->table)
         pthread_mutex_destroy(&mt->lock);
     free(mt->text);
-    free(mt->row_text);
-    free(mt->row_value);
+    free(mt->rows);
     free(mt);
 }
 
@@ -270,18 +271,12 @@ int metric_table_row(struct metric *mt, const char *const *label_values, double 
     if (text == NULL)
         return -1;
     mt->text = text;
-    size_t *row_text =
-        vec_reserve(mt->row_text, &mt->rows_cap, mt->n_rows + 1, sizeof *row_text, 16);
-    if (row_text == NULL)
+    struct table_row *rows =
+        vec_reserve(mt->rows, &mt->rows_cap, mt->n_rows + 1, sizeof *rows, 16);
+    if (rows == NULL)
         return -1;
-    mt->row_text = row_text;
-    double *row_value =
-        vec_reserve(mt->row_value, &mt->values_cap, mt->n_rows + 1, sizeof *row_value, 16);
-    if (row_value == NULL)
-        return -1;
-    mt->row_value = row_value;
-    mt->row_text[mt->n_rows] = mt->text_len;
-    mt->row_value[mt->n_rows] = v;
+    mt->rows = rows;
+    mt->rows[mt->n_rows] = (struct table_row){mt->text_len, v};
     for (size_t k = 0; k < mt->n_labels; k++) {
         size_t n = strlen(label_values[k]) + 1;
         memcpy(mt->text + mt->text_len, label_values[k], n);
@@ -429,11 +424,11 @@ static void render_family(struct out *o, struct metric *mt)
     if (mt->table) {
         pthread_mutex_lock(&mt->lock);
         for (size_t r = 0; r < mt->n_rows; r++) {
-            const char *s = mt->text + mt->row_text[r];
+            const char *s = mt->text + mt->rows[r].text;
             for (size_t k = 0; k < mt->n_labels; k++, s += strlen(s) + 1)
                 values[k] = s;
             out_series(o, mt, "", values, NULL);
-            out_double(o, mt->row_value[r]);
+            out_double(o, mt->rows[r].value);
             out_str(o, "\n");
         }
         pthread_mutex_unlock(&mt->lock);
