@@ -644,11 +644,10 @@ static int risk_cmp(const void *a, const void *b)
 /* Reads every partition's at-risk set into l, riskiest first. */
 static int read_risk(struct live *lv, struct risk_list *l)
 {
-    for (int32_t p = 0; p < lv->n_parts; p++)
-        if (store_risk_read(lv->s, p, l) < 0) {
-            redis_failed(lv, "reading the at-risk sets");
-            return -1;
-        }
+    if (store_risk_read(lv->s, lv->n_parts, l) < 0) {
+        redis_failed(lv, "reading the at-risk sets");
+        return -1;
+    }
     if (l->n > 0)
         qsort(l->e, l->n, sizeof *l->e, risk_cmp);
     return 0;

@@ -204,8 +204,9 @@ struct risk_list {
     size_t n, cap;
 };
 void risk_list_free(struct risk_list *l); /* frees the contents, not `l`; accepts NULL */
-/* Appends every entry of partition p's at-risk set to out. */
-int store_risk_read(struct store *s, int32_t p, struct risk_list *out);
+/* Appends every entry of the at-risk sets of partitions 0..n_parts-1 to out (one
+ * pipeline). */
+int store_risk_read(struct store *s, int32_t n_parts, struct risk_list *out);
 
 /* Reads partition p's silences and acknowledgements into m (replacing m's, mute_replace)
  * and, when `records`, adds the records of what silences kept back (at claim: the daemon

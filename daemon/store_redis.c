@@ -1395,23 +1395,16 @@ void risk_list_free(struct risk_list *l)
     memset(l, 0, sizeof *l);
 }
 
-int store_risk_read(struct store *s, int32_t p, struct risk_list *out)
+/* Appends the entries of partition p's at-risk set, ZRANGE reply r, to out. */
+static int risk_append(const redisReply *r, int32_t p, struct risk_list *out)
 {
-    char key[KEY_MAX];
-    key_fmt(key, sizeof key, s, p, "risk", NULL);
-    const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
-    redisReply *r = command(s, 5, argv, "ZRANGE risk");
-    if (r == NULL)
+    if (r->type != REDIS_REPLY_ARRAY)
         return -1;
-    int rc = r->type == REDIS_REPLY_ARRAY ? 0 : -1;
-    struct risk_entry *e = rc == 0 ? vec_reserve(out->e, &out->cap, out->n + r->elements / 2,
-                                                 sizeof *e, 64)
-                                   : NULL;
-    if (rc == 0 && e == NULL)
-        rc = -1;
-    if (e != NULL)
-        out->e = e;
-    for (size_t i = 0; rc == 0 && i + 1 < r->elements; i += 2) {
+    struct risk_entry *e = vec_reserve(out->e, &out->cap, out->n + r->elements / 2, sizeof *e, 64);
+    if (e == NULL)
+        return -1;
+    out->e = e;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
         const redisReply *m = r->element[i], *sc = r->element[i + 1];
         if (m->type != REDIS_REPLY_STRING || m->len == 0 || m->len > CW_ID_MAX ||
             sc->type != REDIS_REPLY_STRING || sc->len >= 64)
@@ -1425,7 +1418,31 @@ int store_risk_read(struct store *s, int32_t p, struct risk_list *out)
         x->score = strtod(num, NULL);
         x->partition = p;
     }
-    freeReplyObject(r);
+    return 0;
+}
+
+int store_risk_read(struct store *s, int32_t n_parts, struct risk_list *out)
+{
+    if (store_connect(s) < 0)
+        return -1;
+    char key[KEY_MAX];
+    for (int32_t p = 0; p < n_parts; p++) {
+        key_fmt(key, sizeof key, s, p, "risk", NULL);
+        const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+        if (redisAppendCommandArgv(s->ctx, 5, argv, NULL) != REDIS_OK) {
+            store_drop(s, "append");
+            return -1;
+        }
+    }
+    int rc = 0;
+    for (int32_t p = 0; p < n_parts; p++) {
+        redisReply *r;
+        if (read_replies(s, 1, &r) < 0)
+            return -1;
+        if (reply_error(s, r, "ZRANGE risk") < 0 || (rc == 0 && risk_append(r, p, out) < 0))
+            rc = -1;
+        freeReplyObject(r);
+    }
     return rc;
 }
 
