@@ -296,20 +296,28 @@ static int expect_args(const char *cmd, const struct live_args *a, int n, const 
     return 2;
 }
 
-static int cmd_live(const char *cmd, int argc, char **argv)
+/* The commands that read or change a running deployment's Redis (admin.h), and the
+ * options each takes besides -c and --json (parse_live's letters). */
+enum live_id { LIVE_INSPECT, LIVE_TOP, LIVE_ACK, LIVE_SILENCE, LIVE_UNSILENCE };
+static const struct live_cmd {
+    const char *name;
+    enum live_id id;
+    const char *allowed;
+} live_cmds[] = {
+    {"inspect", LIVE_INSPECT, "es"},  {"top", LIVE_TOP, "LTn"},          {"ack", LIVE_ACK, "Cm"},
+    {"silence", LIVE_SILENCE, "mfl"}, {"unsilence", LIVE_UNSILENCE, ""},
+};
+
+static int cmd_live(const struct live_cmd *lc, int argc, char **argv)
 {
     struct live_args a;
-    const char *allowed = strcmp(cmd, "inspect") == 0   ? "es"
-                          : strcmp(cmd, "top") == 0     ? "LTn"
-                          : strcmp(cmd, "ack") == 0     ? "Cm"
-                          : strcmp(cmd, "silence") == 0 ? "mfl"
-                                                        : "";
-    int rc = parse_live(cmd, argc, argv, allowed, &a);
+    const char *cmd = lc->name;
+    int rc = parse_live(cmd, argc, argv, lc->allowed, &a);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     struct top_opts top = {a.json, LEVEL_WATCH, -1, a.limit};
     int64_t for_ms = 0;
-    if (strcmp(cmd, "top") == 0) {
+    if (lc->id == LIVE_TOP) {
         if ((rc = expect_args(cmd, &a, 0, "no arguments")) != 0)
             return rc;
         if (a.level != NULL) {
@@ -330,14 +338,14 @@ static int cmd_live(const char *cmd, int argc, char **argv)
                     a.tier);
             return 2;
         }
-    } else if (strcmp(cmd, "silence") == 0 && a.list) {
-        if (a.for_text != NULL || a.note != NULL ||
-            (rc = expect_args(cmd, &a, 0, "no customer with --list")) != 0) {
-            if (rc == 0)
-                fprintf(stderr, "churnwatch silence: --list takes no --for or --note\n");
+    } else if (lc->id == LIVE_SILENCE && a.list) {
+        if (a.for_text != NULL || a.note != NULL) {
+            fprintf(stderr, "churnwatch silence: --list takes no --for or --note\n");
             return 2;
         }
-    } else if (strcmp(cmd, "silence") == 0) {
+        if ((rc = expect_args(cmd, &a, 0, "no customer with --list")) != 0)
+            return rc;
+    } else if (lc->id == LIVE_SILENCE) {
         if ((rc = expect_args(cmd, &a, 1, "one customer (or --list)")) != 0)
             return rc;
         if (a.for_text == NULL) {
@@ -351,8 +359,7 @@ static int cmd_live(const char *cmd, int argc, char **argv)
             return 2;
         }
     } else if ((rc = expect_args(cmd, &a, 1,
-                                 strcmp(cmd, "ack") == 0 ? "one alert id" : "one customer")) !=
-               0) {
+                                 lc->id == LIVE_ACK ? "one alert id" : "one customer")) != 0) {
         return rc;
     }
 
@@ -360,19 +367,25 @@ static int cmd_live(const char *cmd, int argc, char **argv)
     if (cfg == NULL)
         return 1;
     log_init(LOG_LVL_ERROR, false); /* the store's own messages: errors only */
-    if (strcmp(cmd, "inspect") == 0) {
+    switch (lc->id) {
+    case LIVE_INSPECT: {
         struct inspect_opts o = {a.json, a.events, a.scan, 5000};
         rc = admin_inspect(cfg, a.args[0], &o, stdout);
-    } else if (strcmp(cmd, "top") == 0) {
+        break;
+    }
+    case LIVE_TOP:
         rc = admin_top(cfg, &top, stdout);
-    } else if (strcmp(cmd, "ack") == 0) {
+        break;
+    case LIVE_ACK:
         rc = admin_ack(cfg, a.args[0], a.customer, a.note, a.json, stdout);
-    } else if (strcmp(cmd, "silence") == 0 && a.list) {
-        rc = admin_silence_list(cfg, a.json, stdout);
-    } else if (strcmp(cmd, "silence") == 0) {
-        rc = admin_silence(cfg, a.args[0], for_ms, a.note, a.json, stdout);
-    } else {
+        break;
+    case LIVE_SILENCE:
+        rc = a.list ? admin_silence_list(cfg, a.json, stdout)
+                    : admin_silence(cfg, a.args[0], for_ms, a.note, a.json, stdout);
+        break;
+    case LIVE_UNSILENCE:
         rc = admin_unsilence(cfg, a.args[0], a.json, stdout);
+        break;
     }
     config_free(cfg);
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -528,10 +541,9 @@ int main(int argc, char **argv)
         return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "check-config") == 0)
         return cmd_check_config(argc - 1, argv + 1);
-    static const char *const live[] = {"inspect", "top", "ack", "silence", "unsilence"};
-    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
-        if (strcmp(cmd, live[i]) == 0)
-            return cmd_live(cmd, argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof live_cmds / sizeof live_cmds[0]; i++)
+        if (strcmp(cmd, live_cmds[i].name) == 0)
+            return cmd_live(&live_cmds[i], argc - 1, argv + 1);
     fprintf(stderr, "churnwatch: unknown command \"%s\"\n", cmd);
     usage(stderr, false);
     return 2;
