@@ -182,6 +182,8 @@ int main(int argc, char **argv)
     struct health *health = health_new();
     struct pipeline *pl = NULL;
     struct http_server *http = NULL;
+    int rc = 1;
+    bool ran = false; /* got as far as the start-up: report and say "stopped" */
     if (metrics == NULL || health == NULL || register_process_metrics(metrics) < 0) {
         log_error("out of memory");
         goto fail;
@@ -203,7 +205,7 @@ int main(int argc, char **argv)
     }
     log_info("churnwatchd %s starting: brokers %s, group %s, %zu topics", CW_VERSION,
              cfg->brokers, cfg->group_id, cfg->n_topics);
-    int rc = 0;
+    rc = 0;
     if (pipeline_wait_store(pl, &stop_flag) < 0)
         goto out;
     if (pipeline_start(pl, err, sizeof err) < 0) {
@@ -244,17 +246,14 @@ int main(int argc, char **argv)
         log_warn("stopped with uncommitted work; it is redone at the next start");
 out:
     report(pl);
+    ran = true;
+fail:
     http_server_stop(http); /* before what it reads is freed */
     pipeline_free(pl);
     metrics_free(metrics);
     health_free(health);
     config_free(cfg);
-    log_info("stopped");
+    if (ran)
+        log_info("stopped");
     return rc;
-fail:
-    pipeline_free(pl);
-    metrics_free(metrics);
-    health_free(health);
-    config_free(cfg);
-    return 1;
 }
